@@ -1,0 +1,135 @@
+"""The `ntm` command: serve (embedded or one service), migrate, load reference data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from services.registry import SERVICES
+from services.runtime import create_embedded_app
+from shared.db import Database, upgrade
+from shared.embedded import EmbeddedPostgres
+from shared.logging import RequestContextMiddleware, configure_logging
+from shared.settings import Settings
+
+log = logging.getLogger("ntm")
+EMBEDDED_DB = "ntm"
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL when set; otherwise an embedded PostgreSQL in NTM_DATA_DIR, stopped on exit."""
+    if settings.async_database_url:
+        yield settings.async_database_url
+        return
+    server = EmbeddedPostgres.start(settings.data_dir)
+    try:
+        server.ensure_database(EMBEDDED_DB)
+        yield server.url(EMBEDDED_DB)
+    finally:
+        server.stop()
+
+
+def _run(app: ASGIApp, settings: Settings, host: str | None, port: int | None) -> None:
+    uvicorn.run(
+        RequestContextMiddleware(app),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+async def _prepare(url: str, names: list[str], *, reference: bool) -> None:
+    db = Database.from_url(url)
+    try:
+        for name in names:
+            await upgrade(db.engine, SERVICES[name].tree)
+        if reference:
+            for name in names:
+                loader = SERVICES[name].load_reference
+                if loader is not None:
+                    await loader(db)
+    finally:
+        await db.dispose()
+
+
+def _exit_on_sigterm() -> None:
+    """uvicorn re-raises the signal it stopped on once it has shut down; turning SIGTERM into
+    SystemExit lets the embedded PostgreSQL be stopped by the `finally` that started it."""
+
+    def handler(signum: int, frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    _exit_on_sigterm()
+    if args.service is None:
+        with database_url(settings) as url:
+            _run(create_embedded_app(settings, url), settings, args.host, args.port)
+        return
+    if args.service == "gateway":
+        from services.gateway.app import create_app as create_gateway
+
+        _run(create_gateway(settings), settings, args.host, args.port)
+        return
+    spec = SERVICES[args.service]
+    service_url = settings.async_database_url
+    if service_url is None:
+        sys.exit(f"DATABASE_URL is required for `ntm serve {args.service}`")
+    if not args.no_migrate:
+        asyncio.run(_prepare(service_url, [spec.name], reference=True))
+    _run(spec.create_app(settings, None), settings, args.host, args.port)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    names = args.services or list(SERVICES)
+    with database_url(settings) as url:
+        asyncio.run(_prepare(url, names, reference=False))
+
+
+def cmd_load_reference(args: argparse.Namespace, settings: Settings) -> None:
+    with database_url(settings) as url:
+        asyncio.run(_prepare(url, list(SERVICES), reference=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ntm", description="Nông thôn mới backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve everything (embedded) or one service")
+    serve.add_argument("service", nargs="?", choices=[*SERVICES, "gateway"])
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="one service: skip migrations")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="run migrations to head")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
+    migrate.set_defaults(func=cmd_migrate)
+
+    ref = sub.add_parser("load-reference", help="load the national reference data (idempotent)")
+    ref.set_defaults(func=cmd_load_reference)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    args.func(args, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""REST routes of the criteria service (thin: parse, call the service, shape the answer)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from services.criteria import schemas, service
+from services.criteria.models import UnitLevel
+from shared.db import SessionDep
+from shared.errors import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["units"])
+
+CodePath = Annotated[str, Path(pattern=schemas.UNIT_CODE_PATTERN, examples=["395"])]
+AsOf = Annotated[
+    date | None,
+    Query(description="The date the unit must be valid on (default: today in Vietnam)"),
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
+@router.get(
+    "/units/{code}",
+    response_model=schemas.UnitOut,
+    responses=problem_responses(404, 422),
+    summary="A unit by its official code, as valid on `as_of`",
+)
+async def get_unit(session: SessionDep, code: CodePath, as_of: AsOf = None) -> schemas.UnitOut:
+    return await service.get_unit(session, code, as_of or service.today())
+
+
+@router.get(
+    "/units",
+    response_model=schemas.UnitPage,
+    responses=problem_responses(404, 422),
+    summary="List or search units",
+    description="Units valid on `as_of`. With `parent_code`: its direct children, or with "
+    "`level` every unit of that level below it. `search` ignores diacritics and case "
+    "(`tho xuan` finds `Huyện Thọ Xuân`). Keyset pagination with `cursor`.",
+)
+async def list_units(
+    session: SessionDep,
+    parent_code: Annotated[str | None, Query(pattern=schemas.UNIT_CODE_PATTERN)] = None,
+    level: UnitLevel | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    as_of: AsOf = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> schemas.UnitPage:
+    return await service.list_units(
+        session,
+        as_of=as_of or service.today(),
+        parent_code=parent_code,
+        level=level,
+        search=search,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/units/{code}/children",
+    response_model=schemas.UnitPage,
+    responses=problem_responses(404, 422),
+    summary="Units below a unit",
+)
+async def list_children(
+    session: SessionDep,
+    code: CodePath,
+    level: UnitLevel | None = None,
+    as_of: AsOf = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> schemas.UnitPage:
+    return await service.list_units(
+        session,
+        as_of=as_of or service.today(),
+        parent_code=code,
+        level=level,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/units/{code}/lineage",
+    response_model=schemas.LineageOut,
+    responses=problem_responses(404, 422),
+    summary="What the unit came from and became in the 2025 reorganisation",
+)
+async def get_lineage(
+    session: SessionDep, code: CodePath, as_of: AsOf = None
+) -> schemas.LineageOut:
+    return await service.get_lineage(session, code, as_of or service.today())
+
+
+@router.post(
+    "/units/{code}/villages",
+    response_model=schemas.UnitOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 409, 422),
+    summary="Add a village (thôn) under a commune",
+    description="The village's code is `<commune code>-<local code>`. Sending the same village "
+    "again answers 200 with the existing one; the same code with another name is a 409.",
+)
+async def create_village(
+    session: SessionDep,
+    response: Response,
+    code: CodePath,
+    body: schemas.VillageIn,
+    as_of: AsOf = None,
+) -> schemas.UnitOut:
+    unit, created = await service.create_village(session, code, as_of or service.today(), body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return unit
+
+
+# --- batch lookups, used by the gateway's DataLoaders -------------------------------------
+
+
+@router.post(
+    "/units/lookup",
+    response_model=schemas.UnitLookupResponse,
+    responses=problem_responses(422),
+    summary="Many units by (code, as_of), answered in key order",
+)
+async def lookup_units(
+    session: SessionDep, body: schemas.UnitLookupRequest
+) -> schemas.UnitLookupResponse:
+    return schemas.UnitLookupResponse(items=await service.lookup_units(session, body.keys))
+
+
+@router.post(
+    "/units/children/lookup",
+    response_model=schemas.ChildrenLookupResponse,
+    responses=problem_responses(422),
+    summary="Pages of children for many units, answered in key order",
+)
+async def lookup_children(
+    session: SessionDep, body: schemas.ChildrenLookupRequest
+) -> schemas.ChildrenLookupResponse:
+    return schemas.ChildrenLookupResponse(items=await service.lookup_children(session, body.keys))
+
+
+@router.post(
+    "/units/lineage/lookup",
+    response_model=schemas.LineageLookupResponse,
+    responses=problem_responses(422),
+    summary="Lineage of many units, answered in key order",
+)
+async def lookup_lineage(
+    session: SessionDep, body: schemas.UnitLookupRequest
+) -> schemas.LineageLookupResponse:
+    return schemas.LineageLookupResponse(items=await service.lookup_lineage(session, body.keys))

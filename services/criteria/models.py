@@ -1,0 +1,118 @@
+"""Tables of the criteria service (schema `criteria`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    SmallInteger,
+    Text,
+    func,
+)
+from sqlmodel import Field, SQLModel
+
+import shared.db  # noqa: F401  - installs the naming convention on SQLModel.metadata
+
+SCHEMA = "criteria"
+
+
+class UnitLevel(StrEnum):
+    province = "province"
+    district = "district"
+    commune = "commune"
+    village = "village"
+
+
+LEVEL_ORDER: dict[UnitLevel, int] = {
+    UnitLevel.province: 1,
+    UnitLevel.district: 2,
+    UnitLevel.commune: 3,
+    UnitLevel.village: 4,
+}
+
+
+class Edition(StrEnum):
+    """Which national list a unit belongs to."""
+
+    legacy = "legacy"  # 63 provinces, districts, communes: valid until 2025-06-30
+    v2025 = "2025"  # 34 provinces, communes, no districts: valid from 2025-07-01
+
+
+class Unit(SQLModel, table=True):
+    """An administrative unit of one edition, valid over [valid_from, valid_to]."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        Index("ix_units_edition_code", "edition", "code", unique=True),
+        Index("ix_units_code", "code"),
+        CheckConstraint("level IN ('province', 'district', 'commune', 'village')", name="level"),
+        CheckConstraint("edition IN ('legacy', '2025')", name="edition"),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_to IS NULL OR valid_from <= valid_to", name="validity"
+        ),
+        Index("ix_units_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        Index("ix_units_parent_id", "parent_id"),
+        Index("ix_units_level_province", "level", "province_code"),
+        {"schema": SCHEMA},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    code: str = Field(sa_column=Column(Text, nullable=False))
+    edition: str = Field(sa_column=Column(Text, nullable=False))
+    level: str = Field(sa_column=Column(Text, nullable=False))
+    level_order: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    short_name: str = Field(sa_column=Column(Text, nullable=False))
+    type_name: str = Field(sa_column=Column(Text, nullable=False))
+    parent_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), nullable=True)
+    )
+    parent_code: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    province_code: str = Field(sa_column=Column(Text, nullable=False))
+    path: str = Field(sa_column=Column(Text, nullable=False))
+    valid_from: date | None = None
+    valid_to: date | None = None
+    search_key: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class UnitLineage(SQLModel, table=True):
+    """`predecessor` became (part of) `successor` on `effective_on` (the 2025 reorganisation)."""
+
+    __tablename__ = "unit_lineage"
+    __table_args__ = (Index("ix_unit_lineage_successor_id", "successor_id"), {"schema": SCHEMA})
+
+    predecessor_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), primary_key=True)
+    )
+    successor_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), primary_key=True)
+    )
+    is_primary: bool = Field(default=True, description="The default successor of a split unit")
+    effective_on: date
+
+
+class ReferenceLoad(SQLModel, table=True):
+    """Which version of a reference data set is loaded, so a restart skips an unchanged load."""
+
+    __tablename__ = "reference_loads"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    dataset: str = Field(sa_column=Column(Text, primary_key=True))
+    checksum: str = Field(sa_column=Column(Text, nullable=False))
+    rows: int
+    loaded_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

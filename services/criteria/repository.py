@@ -1,0 +1,338 @@
+"""All SQL of the criteria service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.criteria.models import LEVEL_ORDER, UnitLevel
+from services.criteria.reference.admin_units import DATASET, NationalUnits
+from shared.db import raw_connection
+
+UNIT_COLUMNS = (
+    "u.id, u.code, u.edition, u.level, u.level_order, u.name, u.short_name, u.type_name,"
+    " u.parent_code, u.province_code, u.path, u.valid_from, u.valid_to"
+)
+VALID_AT = (
+    "(u.valid_from IS NULL OR u.valid_from <= {d}) AND (u.valid_to IS NULL OR u.valid_to >= {d})"
+)
+
+
+def _valid(alias: str, param: str) -> str:
+    return VALID_AT.replace("u.", f"{alias}.").format(d=param)
+
+
+class UnitRepository:
+    """Reads and writes of administrative units and their lineage."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, code: str, as_of: date) -> RowMapping | None:
+        result = await self.session.execute(
+            text(
+                f"SELECT {UNIT_COLUMNS} FROM criteria.units u"
+                f" WHERE u.code = :code AND {_valid('u', ':d')}"
+            ),
+            {"code": code, "d": as_of},
+        )
+        return result.mappings().first()
+
+    async def get_many(self, keys: Sequence[tuple[str, date]]) -> list[RowMapping | None]:
+        """Units for (code, date) keys, in key order; None where nothing matches."""
+        if not keys:
+            return []
+        result = await self.session.execute(
+            text(
+                f"SELECT k.idx, {UNIT_COLUMNS}"
+                " FROM unnest(CAST(:codes AS text[]), CAST(:dates AS date[])) WITH ORDINALITY"
+                "   AS k(code, as_of, idx)"
+                f" JOIN criteria.units u ON u.code = k.code AND {_valid('u', 'k.as_of')}"
+            ),
+            {"codes": [k[0] for k in keys], "dates": [k[1] for k in keys]},
+        )
+        out: list[RowMapping | None] = [None] * len(keys)
+        for row in result.mappings():
+            out[row["idx"] - 1] = row
+        return out
+
+    async def list_page(
+        self,
+        *,
+        as_of: date,
+        parent: RowMapping | None,
+        level: UnitLevel | None,
+        search_key: str | None,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> tuple[list[RowMapping], int]:
+        """One page (limit + 1 rows, to tell whether more follow) and the total count."""
+        where = [_valid("u", ":d")]
+        params: dict[str, Any] = {"d": as_of}
+        if parent is not None:
+            if level is None:
+                where.append("u.parent_id = :pid")
+                params["pid"] = parent["id"]
+            else:
+                where.append("u.path LIKE :prefix")
+                params["prefix"] = parent["path"] + ".%"
+        if level is not None:
+            where.append("u.level = :level")
+            params["level"] = level.value
+        if search_key:
+            where.append("u.search_key LIKE :pattern")
+            params["pattern"] = f"%{search_key}%"
+        condition = " AND ".join(where)
+        total = (
+            await self.session.execute(
+                text(f"SELECT count(*) FROM criteria.units u WHERE {condition}"), params
+            )
+        ).scalar_one()
+        if after is not None:
+            condition += " AND (u.level_order, u.code) > (:after_order, :after_code)"
+            params |= {"after_order": after[0], "after_code": after[1]}
+        rows = await self.session.execute(
+            text(
+                f"SELECT {UNIT_COLUMNS} FROM criteria.units u WHERE {condition}"
+                " ORDER BY u.level_order, u.code LIMIT :limit"
+            ),
+            params | {"limit": limit + 1},
+        )
+        return list(rows.mappings()), int(total)
+
+    async def children_pages(
+        self,
+        keys: Sequence[tuple[int, str, date, UnitLevel | None, tuple[int, str] | None, int]],
+    ) -> dict[int, tuple[list[RowMapping], int]]:
+        """Pages of units below many parents in one statement.
+
+        Each key is (key index, parent path, date, level, after, limit); the answer maps the key
+        index to (rows, total). Without a level, the parent's direct children are listed."""
+        if not keys:
+            return {}
+        params = {
+            "idx": [k[0] for k in keys],
+            "paths": [k[1] for k in keys],
+            "dates": [k[2] for k in keys],
+            "levels": [k[3].value if k[3] else None for k in keys],
+            "depths": [k[1].count(".") + 2 for k in keys],
+            "after_orders": [k[4][0] if k[4] else 0 for k in keys],
+            "after_codes": [k[4][1] if k[4] else "" for k in keys],
+            "limits": [k[5] + 1 for k in keys],
+        }
+        keyset = (
+            "unnest(CAST(:idx AS int[]), CAST(:paths AS text[]), CAST(:dates AS date[]),"
+            " CAST(:levels AS text[]), CAST(:depths AS int[]), CAST(:after_orders AS int[]),"
+            " CAST(:after_codes AS text[]), CAST(:limits AS int[]))"
+            " AS k(idx, path, as_of, level, depth, after_order, after_code, lim)"
+        )
+        below = (
+            "u.path LIKE k.path || '.%' AND "
+            + _valid("u", "k.as_of")
+            + " AND (CASE WHEN k.level IS NULL"
+            "  THEN array_length(string_to_array(u.path, '.'), 1) = k.depth"
+            "  ELSE u.level = k.level END)"
+        )
+        counts = await self.session.execute(
+            text(
+                f"SELECT k.idx, c.n FROM {keyset} CROSS JOIN LATERAL"
+                f" (SELECT count(*) AS n FROM criteria.units u WHERE {below}) c"
+            ),
+            params,
+        )
+        out: dict[int, tuple[list[RowMapping], int]] = {row.idx: ([], int(row.n)) for row in counts}
+        rows = await self.session.execute(
+            text(
+                f"SELECT k.idx AS key_idx, c.* FROM {keyset} CROSS JOIN LATERAL"
+                f" (SELECT {UNIT_COLUMNS} FROM criteria.units u WHERE {below}"
+                "   AND (u.level_order, u.code) > (k.after_order, k.after_code)"
+                "   ORDER BY u.level_order, u.code LIMIT k.lim) c"
+                " ORDER BY k.idx, c.level_order, c.code"
+            ),
+            params,
+        )
+        for row in rows.mappings():
+            out[row["key_idx"]][0].append(row)
+        return out
+
+    async def lineage(self, unit_ids: Sequence[int]) -> list[RowMapping]:
+        """Lineage links touching the given units, each with the unit at the other end."""
+        if not unit_ids:
+            return []
+        result = await self.session.execute(
+            text(
+                f"SELECT 'successor' AS direction, l.predecessor_id AS anchor_id, l.is_primary,"
+                f" l.effective_on, {UNIT_COLUMNS}"
+                " FROM criteria.unit_lineage l JOIN criteria.units u ON u.id = l.successor_id"
+                " WHERE l.predecessor_id = ANY(CAST(:ids AS bigint[]))"
+                " UNION ALL"
+                " SELECT 'predecessor', l.successor_id, l.is_primary, l.effective_on,"
+                f" {UNIT_COLUMNS}"
+                " FROM criteria.unit_lineage l JOIN criteria.units u ON u.id = l.predecessor_id"
+                " WHERE l.successor_id = ANY(CAST(:ids AS bigint[]))"
+                " ORDER BY 1, 2, 6, 7"
+            ),
+            {"ids": list(unit_ids)},
+        )
+        return list(result.mappings())
+
+    async def get_in_edition(self, edition: str, code: str) -> RowMapping | None:
+        result = await self.session.execute(
+            text(
+                f"SELECT {UNIT_COLUMNS}, u.name AS stored_name FROM criteria.units u"
+                " WHERE u.edition = :e AND u.code = :c"
+            ),
+            {"e": edition, "c": code},
+        )
+        return result.mappings().first()
+
+    async def insert_village(
+        self,
+        *,
+        parent: RowMapping,
+        code: str,
+        name: str,
+        short_name: str,
+        search_key: str,
+        valid_from: date | None,
+    ) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.units (code, edition, level, level_order, name, short_name,"
+                " type_name, parent_id, parent_code, province_code, path, valid_from, valid_to,"
+                " search_key, source)"
+                " VALUES (:code, :edition, 'village', :order, :name, :short_name, 'Thôn', :pid,"
+                " :pcode, :province, :path, :vf, :vt, :key, 'local')"
+            ),
+            {
+                "code": code,
+                "edition": parent["edition"],
+                "order": LEVEL_ORDER[UnitLevel.village],
+                "name": name,
+                "short_name": short_name,
+                "pid": parent["id"],
+                "pcode": parent["code"],
+                "province": parent["province_code"],
+                "path": f"{parent['path']}.{code}",
+                "vf": valid_from,
+                "vt": parent["valid_to"],
+                "key": search_key,
+            },
+        )
+
+    # --- reference data -------------------------------------------------------------------
+
+    async def loaded_checksum(self, dataset: str = DATASET) -> str | None:
+        result = await self.session.execute(
+            text("SELECT checksum FROM criteria.reference_loads WHERE dataset = :d"), {"d": dataset}
+        )
+        return result.scalar_one_or_none()
+
+    async def lock_reference(self, dataset: str = DATASET) -> None:
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"ntm-reference-{dataset}"}
+        )
+
+    async def load_national_units(self, data: NationalUnits) -> int:
+        """Upsert both editions and the lineage set-wise: COPY into staging, then INSERT…SELECT."""
+        conn = await raw_connection(self.session)
+        await conn.execute(
+            "CREATE TEMP TABLE stage_units (code text, edition text, level text, level_order int,"
+            " name text, short_name text, type_name text, parent_code text, province_code text,"
+            " path text, valid_from date, valid_to date, search_key text, source text)"
+            " ON COMMIT DROP;"
+            "CREATE TEMP TABLE stage_lineage (pred_edition text, pred_code text,"
+            " succ_edition text, succ_code text, is_primary bool) ON COMMIT DROP"
+        )
+        await conn.copy_records_to_table(
+            "stage_units",
+            records=[
+                (
+                    u.code,
+                    u.edition.value,
+                    u.level.value,
+                    u.level_order,
+                    u.name,
+                    u.short_name,
+                    u.type_name,
+                    u.parent_code,
+                    u.province_code,
+                    u.path,
+                    u.valid_from,
+                    u.valid_to,
+                    u.search_key,
+                    u.source,
+                )
+                for u in data.units
+            ],
+        )
+        await conn.copy_records_to_table(
+            "stage_lineage",
+            records=[
+                (
+                    r.predecessor_edition.value,
+                    r.predecessor_code,
+                    r.successor_edition.value,
+                    r.successor_code,
+                    r.is_primary,
+                )
+                for r in data.lineage
+            ],
+        )
+        await conn.execute(
+            "INSERT INTO criteria.units AS t (code, edition, level, level_order, name, short_name,"
+            " type_name, parent_code, province_code, path, valid_from, valid_to, search_key,"
+            " source)"
+            " SELECT code, edition, level, level_order, name, short_name, type_name, parent_code,"
+            " province_code, path, valid_from, valid_to, search_key, source FROM stage_units"
+            " ON CONFLICT (edition, code) DO UPDATE SET level = EXCLUDED.level,"
+            " level_order = EXCLUDED.level_order, name = EXCLUDED.name,"
+            " short_name = EXCLUDED.short_name, type_name = EXCLUDED.type_name,"
+            " parent_code = EXCLUDED.parent_code, province_code = EXCLUDED.province_code,"
+            " path = EXCLUDED.path, valid_from = EXCLUDED.valid_from,"
+            " valid_to = EXCLUDED.valid_to, search_key = EXCLUDED.search_key,"
+            " source = EXCLUDED.source"
+            " WHERE (t.level, t.name, t.short_name, t.type_name, t.parent_code, t.path,"
+            "  t.valid_from, t.valid_to, t.search_key, t.source) IS DISTINCT FROM"
+            " (EXCLUDED.level, EXCLUDED.name, EXCLUDED.short_name, EXCLUDED.type_name,"
+            "  EXCLUDED.parent_code, EXCLUDED.path, EXCLUDED.valid_from, EXCLUDED.valid_to,"
+            "  EXCLUDED.search_key, EXCLUDED.source)"
+        )
+        await conn.execute(
+            "UPDATE criteria.units c SET parent_id = p.id FROM criteria.units p"
+            " WHERE c.parent_code IS NOT NULL AND c.level <> 'village'"
+            " AND p.edition = c.edition AND p.code = c.parent_code"
+            " AND c.parent_id IS DISTINCT FROM p.id"
+        )
+        await conn.execute(
+            "DELETE FROM criteria.unit_lineage l USING criteria.units p, criteria.units s"
+            " WHERE p.id = l.predecessor_id AND s.id = l.successor_id"
+            " AND p.source <> 'local' AND s.source <> 'local'"
+            " AND NOT EXISTS (SELECT 1 FROM stage_lineage g WHERE g.pred_edition = p.edition"
+            "  AND g.pred_code = p.code AND g.succ_edition = s.edition AND g.succ_code = s.code)"
+        )
+        await conn.execute(
+            "INSERT INTO criteria.unit_lineage AS t (predecessor_id, successor_id, is_primary,"
+            " effective_on)"
+            " SELECT p.id, s.id, g.is_primary, s.valid_from FROM stage_lineage g"
+            " JOIN criteria.units p ON p.edition = g.pred_edition AND p.code = g.pred_code"
+            " JOIN criteria.units s ON s.edition = g.succ_edition AND s.code = g.succ_code"
+            " ON CONFLICT (predecessor_id, successor_id) DO UPDATE"
+            " SET is_primary = EXCLUDED.is_primary, effective_on = EXCLUDED.effective_on"
+            " WHERE (t.is_primary, t.effective_on) IS DISTINCT FROM"
+            " (EXCLUDED.is_primary, EXCLUDED.effective_on)"
+        )
+        rows = len(data.units) + len(data.lineage)
+        await conn.execute(
+            "INSERT INTO criteria.reference_loads (dataset, checksum, rows, loaded_at)"
+            " VALUES ($1, $2, $3, now()) ON CONFLICT (dataset) DO UPDATE"
+            " SET checksum = EXCLUDED.checksum, rows = EXCLUDED.rows, loaded_at = now()",
+            DATASET,
+            data.checksum,
+            rows,
+        )
+        return rows

@@ -1,0 +1,27 @@
+"""The funding service app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shared.db import Database, MigrationTree
+from shared.service import build_service_app
+from shared.settings import Settings
+
+TREE = MigrationTree(schema="funding", directory=Path(__file__).parent / "migrations")
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    return build_service_app(
+        title="ntm — funding",
+        description=(
+            "Huy động nguồn lực: sổ cái vốn, hiện vật, công trình, nợ đọn"
+            "g XDCB. Funding mobilisation ledger."
+        ),
+        settings=settings,
+        trees=[TREE],
+        routers=[],
+        db=db,
+    )

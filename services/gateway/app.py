@@ -1,0 +1,120 @@
+"""The gateway app: GraphQL at /graphql over the services' REST APIs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from services.gateway.clients import CriteriaClient, Upstreams, make_http_client
+from services.gateway.context import Context
+from services.gateway.schema import build_schema, format_error
+from shared.errors import install_error_handlers, problem_response
+from shared.logging import current_request_id
+from shared.settings import Settings
+
+
+class GatewayRouter(GraphQLRouter[Context, None]):
+    """Formats errors: codes on every error, unexpected ones masked."""
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            rid = current_request_id()
+            data["errors"] = [format_error(e, rid) for e in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data
+
+
+def graphql_router(upstreams_of: Any, *, graphiql: bool) -> GatewayRouter:
+    """`upstreams_of(request)` gives the Upstreams to use (set on app state at startup)."""
+
+    async def get_context(request: Request) -> Context:
+        return Context(upstreams_of(request))
+
+    return GatewayRouter(
+        build_schema(),
+        context_getter=get_context,
+        graphql_ide="graphiql" if graphiql else None,
+    )
+
+
+def upstreams_from_settings(
+    settings: Settings, transports: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> Upstreams:
+    """Clients for each upstream: in-process transports when given (embedded), else URLs."""
+    transports = transports or {}
+
+    def client(name: str, url: str | None) -> httpx.AsyncClient:
+        transport = transports.get(name)
+        if transport is None and not url:
+            raise RuntimeError(f"NTM_{name.upper()}_URL is required for the gateway")
+        return make_http_client(
+            url or f"http://{name}", transport=transport, timeout_s=settings.upstream_timeout_s
+        )
+
+    return Upstreams(criteria=CriteriaClient(client("criteria", settings.criteria_url)))
+
+
+def create_app(
+    settings: Settings, transports: dict[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """The gateway on its own (distributed mode, or in tests with in-process transports)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstreams = upstreams_from_settings(settings, transports)
+        try:
+            yield
+        finally:
+            await app.state.upstreams.aclose()
+
+    app = FastAPI(title="ntm — GraphQL gateway", version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(
+        graphql_router(lambda r: r.app.state.upstreams, graphiql=settings.graphiql),
+        prefix="/graphql",
+    )
+    app.include_router(_health())
+    return app
+
+
+def _health() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        upstreams: Upstreams = request.app.state.upstreams
+        failing = []
+        for client in (upstreams.criteria,):
+            try:
+                response = await client.http.get("/readyz")
+                if response.status_code != 200:
+                    failing.append(client.name)
+            except httpx.HTTPError:
+                failing.append(client.name)
+        if failing:
+            return problem_response(
+                request,
+                status=503,
+                code="not_ready",
+                message_vi="Dịch vụ chưa sẵn sàng: " + ", ".join(failing),
+                message_en="Upstreams not ready: " + ", ".join(failing),
+            )
+        return JSONResponse({"status": "ready"})
+
+    return router

@@ -1,0 +1,164 @@
+"""HTTP clients of the upstream services: pooled, with timeouts, retrying idempotent reads."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+import orjson
+
+from services.gateway.errors import GatewayError
+from shared.logging import REQUEST_ID_HEADER, current_request_id
+
+log = logging.getLogger("ntm.gateway")
+JSON = dict[str, Any]
+
+
+async def _propagate_request_id(request: httpx.Request) -> None:
+    rid = current_request_id()
+    if rid:
+        request.headers[REQUEST_ID_HEADER] = rid
+
+
+def make_http_client(
+    base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0
+) -> httpx.AsyncClient:
+    """One pooled client per upstream; `transport` is an in-process ASGI transport when embedded."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        transport=transport,
+        timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        event_hooks={"request": [_propagate_request_id]},
+        headers={"user-agent": "ntm-gateway"},
+    )
+
+
+class UpstreamClient:
+    """Calls one service; turns its problem+json answers into GatewayErrors."""
+
+    def __init__(self, name: str, http: httpx.AsyncClient, *, retries: int = 1) -> None:
+        self.name = name
+        self.http = http
+        self.retries = retries
+
+    async def request(
+        self, method: str, path: str, *, params: JSON | None = None, json: Any = None
+    ) -> Any:
+        """Send an idempotent read (GET, or a POST lookup) with one retry on transport errors."""
+        content = orjson.dumps(json) if json is not None else None
+        headers = {"content-type": "application/json"} if content is not None else None
+        attempt = 0
+        while True:
+            try:
+                response = await self.http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+                break
+            except httpx.TransportError as exc:
+                attempt += 1
+                if attempt > self.retries:
+                    log.warning(
+                        "upstream unreachable", extra={"upstream": self.name, "err": str(exc)}
+                    )
+                    raise GatewayError(
+                        "UPSTREAM_UNAVAILABLE",
+                        f"Dịch vụ '{self.name}' tạm thời không phản hồi.",
+                        f"The '{self.name}' service is not answering.",
+                        service=self.name,
+                    ) from exc
+        if response.status_code < 400:
+            return orjson.loads(response.content)
+        return self._raise(response)
+
+    def _raise(self, response: httpx.Response) -> Any:
+        try:
+            problem = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            problem = {}
+        status = response.status_code
+        if status >= 500 or not isinstance(problem, dict):
+            raise GatewayError(
+                "UPSTREAM_ERROR",
+                f"Dịch vụ '{self.name}' gặp lỗi.",
+                f"The '{self.name}' service failed.",
+                service=self.name,
+                upstream_request_id=response.headers.get(REQUEST_ID_HEADER),
+            )
+        code = {404: "NOT_FOUND", 409: "CONFLICT", 422: "BAD_USER_INPUT", 403: "FORBIDDEN"}.get(
+            status, "BAD_REQUEST"
+        )
+        raise GatewayError(
+            code,
+            problem.get("message_vi", ""),
+            problem.get("message_en", ""),
+            upstream_code=problem.get("code"),
+            errors=problem.get("errors", []),
+        )
+
+
+@dataclass(frozen=True)
+class ChildrenKey:
+    code: str
+    as_of: date
+    level: str | None
+    limit: int
+    cursor: str | None
+
+
+class CriteriaClient(UpstreamClient):
+    """The criteria service's unit endpoints."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        super().__init__("criteria", http)
+
+    async def lookup_units(self, keys: list[tuple[str, date]]) -> list[JSON | None]:
+        body = {"keys": [{"code": c, "as_of": d.isoformat()} for c, d in keys]}
+        items: list[JSON | None] = (await self.request("POST", "/v1/units/lookup", json=body))[
+            "items"
+        ]
+        return items
+
+    async def lookup_children(self, keys: list[ChildrenKey]) -> list[JSON | None]:
+        body = {
+            "keys": [
+                {
+                    "code": k.code,
+                    "as_of": k.as_of.isoformat(),
+                    "level": k.level,
+                    "limit": k.limit,
+                    "cursor": k.cursor,
+                }
+                for k in keys
+            ]
+        }
+        items: list[JSON | None] = (
+            await self.request("POST", "/v1/units/children/lookup", json=body)
+        )["items"]
+        return items
+
+    async def lookup_lineage(self, keys: list[tuple[str, date]]) -> list[JSON | None]:
+        body = {"keys": [{"code": c, "as_of": d.isoformat()} for c, d in keys]}
+        items: list[JSON | None] = (
+            await self.request("POST", "/v1/units/lineage/lookup", json=body)
+        )["items"]
+        return items
+
+    async def list_units(self, params: JSON) -> JSON:
+        page: JSON = await self.request(
+            "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}
+        )
+        return page
+
+
+@dataclass
+class Upstreams:
+    """The service clients one gateway process holds for its lifetime."""
+
+    criteria: CriteriaClient
+
+    async def aclose(self) -> None:
+        await self.criteria.http.aclose()

@@ -1,0 +1,33 @@
+"""The per-request GraphQL context: the service clients and one DataLoader per access pattern."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from services.gateway.clients import JSON, ChildrenKey, Upstreams
+
+UnitKey = tuple[str, date]
+
+
+class Loaders:
+    """Batches every `load` of one tick into one upstream call, answering in key order."""
+
+    def __init__(self, upstreams: Upstreams) -> None:
+        criteria = upstreams.criteria
+        self.unit: DataLoader[UnitKey, JSON | None] = DataLoader(load_fn=criteria.lookup_units)
+        self.children: DataLoader[ChildrenKey, JSON | None] = DataLoader(
+            load_fn=criteria.lookup_children
+        )
+        self.lineage: DataLoader[UnitKey, JSON | None] = DataLoader(load_fn=criteria.lookup_lineage)
+
+
+class Context(BaseContext):
+    """What every resolver receives as `info.context`."""
+
+    def __init__(self, upstreams: Upstreams) -> None:
+        super().__init__()
+        self.upstreams = upstreams
+        self.loaders = Loaders(upstreams)

@@ -1,0 +1,111 @@
+"""The GraphQL schema: queries of the public contract, error masking, parser caches."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.types import ExecutionContext, Info
+
+from services.criteria.service import today
+from services.gateway.context import Context
+from services.gateway.errors import GatewayError
+from services.gateway.types import DateArg, Unit, UnitConnection, UnitLevel, check_code, check_first
+
+log = logging.getLogger("ntm.gateway")
+MAX_DEPTH = 12
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A unit by official code, as valid on `asOf` (default today)")
+    async def unit(
+        self, info: Info[Context, None], code: str, as_of: DateArg = None
+    ) -> Unit | None:
+        day = as_of or today()
+        item = await info.context.loaders.unit.load((check_code(code), day))
+        return Unit.from_json(item, day) if item is not None else None
+
+    @strawberry.field(
+        description="Units valid on `asOf`. With `parentCode`: its direct children, or with "
+        "`level` every unit of that level below it. `search` ignores diacritics and case."
+    )
+    async def units(
+        self,
+        info: Info[Context, None],
+        parent_code: str | None = None,
+        level: UnitLevel | None = None,
+        search: str | None = None,
+        as_of: DateArg = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> UnitConnection:
+        day = as_of or today()
+        limit = check_first(first)
+        if limit == 0:
+            limit = 1  # the upstream's minimum page; the rows are dropped below
+        page = await info.context.upstreams.criteria.list_units(
+            {
+                "parent_code": check_code(parent_code, "parentCode") if parent_code else None,
+                "level": level.value if level else None,
+                "search": search,
+                "as_of": day.isoformat(),
+                "cursor": after,
+                "limit": limit,
+            }
+        )
+        if first == 0:
+            page = {**page, "items": [], "cursors": [], "next_cursor": page["next_cursor"]}
+        return UnitConnection.from_page(page, day, after=after)
+
+
+class GatewaySchema(strawberry.Schema):
+    """Logs only unexpected errors; expected ones (GatewayError, invalid queries) are the
+    client's business and already carry a code."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if is_unexpected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    return error.original_error is not None and not isinstance(error.original_error, GatewayError)
+
+
+def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
+    """The error as sent: unexpected ones masked behind a correlation id, others with a code."""
+    formatted: dict[str, Any] = dict(error.formatted)
+    extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
+    if is_unexpected(error):
+        formatted["message"] = "Unexpected error."
+        extensions = {
+            "code": "INTERNAL_SERVER_ERROR",
+            "message_vi": "Lỗi hệ thống. Vui lòng báo mã yêu cầu cho quản trị viên.",
+            "message_en": "Internal error. Please report the request id to the administrator.",
+        }
+    elif "code" not in extensions:
+        extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+        extensions["message_vi"] = "Truy vấn GraphQL không hợp lệ: " + error.message
+        extensions["message_en"] = error.message
+    if request_id:
+        extensions["request_id"] = request_id
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def build_schema() -> GatewaySchema:
+    return GatewaySchema(
+        query=Query,
+        # Instances, not classes: the caches must outlive a single request.
+        extensions=[
+            ParserCache(maxsize=256),  # type: ignore[list-item]
+            ValidationCache(maxsize=256),  # type: ignore[list-item]
+            QueryDepthLimiter(max_depth=MAX_DEPTH),  # type: ignore[list-item]
+        ],
+    )

@@ -1,0 +1,176 @@
+"""GraphQL types of the public contract (contract.md), resolved through the DataLoaders."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from services.gateway.clients import JSON, ChildrenKey
+from services.gateway.context import Context
+from services.gateway.errors import bad_input
+
+MAX_FIRST = 1000
+UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
+
+
+@strawberry.enum(description="Cấp hành chính — administrative level")
+class UnitLevel(Enum):
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+    VILLAGE = "village"
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class UnitEdge:
+    cursor: str
+    node: Unit
+
+
+@strawberry.type
+class UnitConnection:
+    edges: list[UnitEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field(description="The nodes of `edges`, for clients that do not need cursors")
+    def nodes(self) -> list[Unit]:
+        return [e.node for e in self.edges]
+
+    @classmethod
+    def from_page(cls, page: JSON, as_of: date, *, after: str | None) -> UnitConnection:
+        edges = [
+            UnitEdge(cursor=cursor, node=Unit.from_json(item, as_of))
+            for item, cursor in zip(page["items"], page["cursors"], strict=True)
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page["next_cursor"] is not None,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page["total_count"],
+        )
+
+
+def _clamp(as_of: date, valid_from: date | None, valid_to: date | None) -> date:
+    """A date on which the unit is valid: the asked one when it is, else the nearest bound."""
+    if valid_from is not None and as_of < valid_from:
+        return valid_from
+    if valid_to is not None and as_of > valid_to:
+        return valid_to
+    return as_of
+
+
+def check_code(code: str, field: str = "code") -> str:
+    if not UNIT_CODE.match(code):
+        raise bad_input(
+            field,
+            f"Mã đơn vị '{code}' không hợp lệ (tỉnh 2 chữ số, huyện 3, xã 5).",
+            f"Unit code '{code}' is malformed (province 2 digits, district 3, commune 5).",
+        )
+    return code
+
+
+def check_first(first: int) -> int:
+    if not 0 <= first <= MAX_FIRST:
+        raise bad_input(
+            "first",
+            f"'first' phải từ 0 đến {MAX_FIRST}.",
+            f"'first' must be between 0 and {MAX_FIRST}.",
+        )
+    return first
+
+
+@strawberry.type(description="Đơn vị hành chính — an administrative unit as valid on a date")
+class Unit:
+    code: str
+    name: str
+    short_name: str
+    type_name: str = strawberry.field(description="Tỉnh, Thành phố, Huyện, Xã, Phường…")
+    level: UnitLevel
+    edition: str = strawberry.field(description="`legacy` (until 2025-06-30) or `2025`")
+    valid_from: date | None
+    valid_to: date | None
+    ref_date: strawberry.Private[date]
+    parent_code: strawberry.Private[str | None]
+
+    @classmethod
+    def from_json(cls, item: JSON, as_of: date) -> Unit:
+        valid_from = date.fromisoformat(item["valid_from"]) if item["valid_from"] else None
+        valid_to = date.fromisoformat(item["valid_to"]) if item["valid_to"] else None
+        return cls(
+            code=item["code"],
+            name=item["name"],
+            short_name=item["short_name"],
+            type_name=item["type_name"],
+            level=UnitLevel(item["level"]),
+            edition=item["edition"],
+            valid_from=valid_from,
+            valid_to=valid_to,
+            ref_date=_clamp(as_of, valid_from, valid_to),
+            parent_code=item["parent_code"],
+        )
+
+    @strawberry.field
+    async def parent(self, info: Info[Context, None]) -> Unit | None:
+        if self.parent_code is None:
+            return None
+        item = await info.context.loaders.unit.load((self.parent_code, self.ref_date))
+        return Unit.from_json(item, self.ref_date) if item is not None else None
+
+    @strawberry.field(
+        description="Units below this one: the next level down, or every unit of `level` below"
+    )
+    async def children(
+        self,
+        info: Info[Context, None],
+        level: UnitLevel | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> UnitConnection:
+        key = ChildrenKey(
+            code=self.code,
+            as_of=self.ref_date,
+            level=level.value if level else None,
+            limit=check_first(first),
+            cursor=after,
+        )
+        page = await info.context.loaders.children.load(key)
+        if page is None:  # the unit itself vanished between the two calls
+            page = {"items": [], "cursors": [], "next_cursor": None, "total_count": 0}
+        return UnitConnection.from_page(page, self.ref_date, after=after)
+
+    async def _lineage(self, info: Info[Context, None], direction: str) -> list[Unit]:
+        lineage = await info.context.loaders.lineage.load((self.code, self.ref_date))
+        if lineage is None:
+            return []
+        return [Unit.from_json(link["unit"], self.ref_date) for link in lineage[direction]]
+
+    @strawberry.field(description="The units this one was formed from (2025 reorganisation)")
+    async def predecessors(self, info: Info[Context, None]) -> list[Unit]:
+        return await self._lineage(info, "predecessors")
+
+    @strawberry.field(description="The units this one became (2025 reorganisation)")
+    async def successors(self, info: Info[Context, None]) -> list[Unit]:
+        return await self._lineage(info, "successors")
+
+
+DateArg = Annotated[
+    date | None, strawberry.argument(description="The date the unit must be valid on (today)")
+]

@@ -1,0 +1,63 @@
+"""Process settings: one pydantic-settings class, `NTM_` prefix, a few well-known plain names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of one ntm process (embedded: all apps; distributed: one service)."""
+
+    model_config = SettingsConfigDict(env_prefix="NTM_", extra="ignore", populate_by_name=True)
+
+    env: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "NTM_PORT"))
+    data_dir: Path = Field(default=Path(".ntm"), description="Embedded PostgreSQL data folder")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "NTM_DATABASE_URL"),
+        description="PostgreSQL URL; when unset, an embedded PostgreSQL 16 is started",
+    )
+    nats_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NATS_URL", "NTM_NATS_URL")
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    criteria_url: str | None = None
+    funding_url: str | None = None
+    appraisal_url: str | None = None
+    upstream_timeout_s: float = 10.0
+    graphiql: bool = True
+    max_page_size: int = 1000
+
+    @model_validator(mode="after")
+    def _production_needs_database(self) -> Settings:
+        if self.env is Environment.production and not self.database_url:
+            raise ValueError("DATABASE_URL is required when NTM_ENV=production")
+        return self
+
+    @property
+    def async_database_url(self) -> str | None:
+        """The configured URL with the asyncpg driver, whatever scheme the operator wrote."""
+        return to_asyncpg_url(self.database_url) if self.database_url else None
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept `postgres://`, `postgresql://` or `postgresql+asyncpg://` and return the latter."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"not a PostgreSQL URL: {url!r}")

@@ -1,0 +1,107 @@
+"""Test harness: a real PostgreSQL (embedded, or TEST_DATABASE_URL), migrated by the real
+migrations and loaded with the real national data once per session.
+
+Isolation: reference data is shared and read-only for tests; everything a test writes is
+removed after it by `reset_mutable_data` (tests run the real apps concurrently, so an outer
+rolled-back transaction on one connection would not do)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.criteria.app import create_app as create_criteria_app
+from services.runtime import prepare_database
+from shared.db import Database
+from shared.embedded import EmbeddedPostgres
+from shared.settings import Settings, to_asyncpg_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Rows tests may create; reference rows (national units, lineage) are never touched.
+RESET_STATEMENTS = [
+    "DELETE FROM criteria.unit_lineage WHERE predecessor_id IN"
+    " (SELECT id FROM criteria.units WHERE source = 'local')"
+    " OR successor_id IN (SELECT id FROM criteria.units WHERE source = 'local')",
+    "DELETE FROM criteria.units WHERE source = 'local'",
+]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database for this run: on TEST_DATABASE_URL's server, or an embedded one."""
+    name = f"ntm_test_{uuid.uuid4().hex[:8]}"
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        admin = external.replace("postgresql+asyncpg://", "postgresql://")
+        import asyncio
+
+        async def run(sql: str) -> None:
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+        base = to_asyncpg_url(external)
+        head, _, tail = base.rpartition("/")
+        query = "?" + tail.split("?", 1)[1] if "?" in tail else ""
+        try:
+            yield f"{head}/{name}{query}"
+        finally:
+            asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
+    server = EmbeddedPostgres.start(ROOT / ".ntm-test")
+    server.ensure_database(name)
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, log_json=False, env="test")
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database.from_url(database_url, pool_size=5, max_overflow=10)
+    await prepare_database(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _reset(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "db" in request.fixturenames:
+        database: Database = request.getfixturevalue("db")
+        async with database.engine.begin() as conn:
+            for statement in RESET_STATEMENTS:
+                await conn.execute(text(statement))
+
+
+@pytest.fixture
+def criteria_app(settings: Settings, db: Database) -> FastAPI:
+    return create_criteria_app(settings, db)
+
+
+@pytest.fixture
+async def criteria(criteria_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """REST client of the criteria service, through its ASGI app."""
+    transport = httpx.ASGITransport(app=criteria_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://criteria") as client:
+        yield client
