@@ -18,7 +18,7 @@ from services.runtime import create_embedded_app
 from shared.db import Database, upgrade
 from shared.embedded import EmbeddedPostgres
 from shared.logging import RequestContextMiddleware, configure_logging
-from shared.settings import Settings
+from shared.settings import Environment, Settings
 
 log = logging.getLogger("ntm")
 EMBEDDED_DB = "ntm"
@@ -30,6 +30,8 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.async_database_url:
         yield settings.async_database_url
         return
+    if settings.env is Environment.production:
+        sys.exit("DATABASE_URL is required when NTM_ENV=production (no embedded PostgreSQL)")
     server = EmbeddedPostgres.start(settings.data_dir)
     try:
         server.ensure_database(EMBEDDED_DB)
@@ -93,15 +95,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     _run(spec.create_app(settings, None), settings, args.host, args.port)
 
 
+def _service_names(args: argparse.Namespace) -> list[str]:
+    unknown = [n for n in args.services if n not in SERVICES]
+    if unknown:
+        sys.exit(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(SERVICES)}")
+    return list(args.services) or list(SERVICES)
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
-    names = args.services or list(SERVICES)
+    names = _service_names(args)
     with database_url(settings) as url:
         asyncio.run(_prepare(url, names, reference=False))
 
 
 def cmd_load_reference(args: argparse.Namespace, settings: Settings) -> None:
+    names = _service_names(args)
     with database_url(settings) as url:
-        asyncio.run(_prepare(url, list(SERVICES), reference=True))
+        asyncio.run(_prepare(url, names, reference=True))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
     migrate.set_defaults(func=cmd_migrate)
 
-    ref = sub.add_parser("load-reference", help="load the national reference data (idempotent)")
+    ref = sub.add_parser(
+        "load-reference", help="migrate and load the national reference data (idempotent)"
+    )
+    ref.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
     ref.set_defaults(func=cmd_load_reference)
     return parser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,12 +42,6 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = 10.0
     graphiql: bool = True
     max_page_size: int = 1000
-
-    @model_validator(mode="after")
-    def _production_needs_database(self) -> Settings:
-        if self.env is Environment.production and not self.database_url:
-            raise ValueError("DATABASE_URL is required when NTM_ENV=production")
-        return self
 
     @property
     def async_database_url(self) -> str | None:

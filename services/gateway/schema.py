@@ -102,10 +102,11 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
 def build_schema() -> GatewaySchema:
     return GatewaySchema(
         query=Query,
-        # Instances, not classes: the caches must outlive a single request.
+        # Factories: a fresh extension per request; the parse and validation caches live at
+        # module level in strawberry and are shared across requests.
         extensions=[
-            ParserCache(maxsize=256),  # type: ignore[list-item]
-            ValidationCache(maxsize=256),  # type: ignore[list-item]
-            QueryDepthLimiter(max_depth=MAX_DEPTH),  # type: ignore[list-item]
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         ],
     )

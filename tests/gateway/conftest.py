@@ -1,0 +1,66 @@
+"""A gateway wired to the real criteria app, with a transport that counts upstream calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.gateway.app import create_app as create_gateway_app
+from shared.settings import Settings
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Passes requests to the real upstream app and records each one."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}")
+        return await self.inner.handle_async_request(request)
+
+
+@dataclass
+class GraphQL:
+    http: httpx.AsyncClient
+    upstream: CountingTransport
+    last_response: httpx.Response | None = field(default=None)
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST a query; returns the whole response body (data and errors)."""
+        self.upstream.calls.clear()
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        self.last_response = response
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a query that must succeed."""
+        body = await self(query, variables)
+        assert "errors" not in body, body["errors"]
+        result: dict[str, Any] = body["data"]
+        return result
+
+
+async def gateway_for(
+    settings: Settings, transport: httpx.AsyncBaseTransport
+) -> AsyncIterator[GraphQL]:
+    counting = CountingTransport(transport)
+    app = create_gateway_app(settings, transports={"criteria": counting})
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as client:
+        yield GraphQL(client, counting)
+
+
+@pytest.fixture
+async def gql(settings: Settings, criteria_app: FastAPI) -> AsyncIterator[GraphQL]:
+    async for client in gateway_for(settings, httpx.ASGITransport(app=criteria_app)):
+        yield client
