@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection, MetaData, text
@@ -20,6 +21,11 @@ def run(schema: str, metadata: MetaData) -> None:
             return name == schema
         return True
 
+    def include_object(obj: Any, name: str | None, type_: str, *_: object) -> bool:
+        # the metadata holds every service's tables; this tree owns only its schema's
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is None or table.schema == schema
+
     def configure_and_run(connection: Connection) -> None:
         context.configure(
             connection=connection,
@@ -27,6 +33,7 @@ def run(schema: str, metadata: MetaData) -> None:
             version_table_schema=schema,
             include_schemas=True,
             include_name=include_name,
+            include_object=include_object,
             compare_type=True,
         )
         with context.begin_transaction():

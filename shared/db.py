@@ -94,6 +94,10 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 async def raw_connection(session: AsyncSession) -> Any:
     """The asyncpg connection behind a session, in the session's transaction (for COPY)."""
     conn = await session.connection()
+    # SQLAlchemy's asyncpg adapter opens the database transaction lazily, on its first
+    # statement; without one, raw statements would run in autocommit (and an ON COMMIT DROP
+    # staging table would vanish at once).
+    await conn.exec_driver_sql("SELECT 1")
     raw = await conn.get_raw_connection()
     return raw.driver_connection
 

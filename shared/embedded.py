@@ -20,6 +20,10 @@ class EmbeddedPostgres:
 
     @classmethod
     def start(cls, data_dir: Path) -> EmbeddedPostgres:
+        import warnings
+
+        # pgserver asks platformdirs for a runtime folder it does not need for the socket
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver  # imported here: distributed deployments never start it
 
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria import schemas
 from services.criteria.errors import InvalidValidity, NotACommune, UnitExists, UnitNotFound
-from services.criteria.models import UnitLevel
+from services.criteria.models import LEVEL_ORDER, UnitLevel
 from services.criteria.reference.admin_units import DATASET, build_national_units, national_checksum
 from services.criteria.repository import UnitRepository
 from shared.errors import InvalidInput
@@ -38,11 +38,14 @@ def _after(cursor: str | None) -> tuple[int, str] | None:
     key = decode_cursor(cursor)
     if key is None:
         return None
+    # a cursor is client input: only sort keys this service can have made are accepted
     if (
         not isinstance(key, list)
         or len(key) != 2
-        or not isinstance(key[0], int)
+        or type(key[0]) is not int
+        or key[0] not in LEVEL_ORDER.values()
         or not isinstance(key[1], str)
+        or len(key[1]) > 64
     ):
         raise InvalidInput(
             "Con trỏ phân trang (cursor) không hợp lệ.",
@@ -194,7 +197,11 @@ async def create_village(
                 search_key=fold(body.name),
                 valid_from=valid_from,
             )
-    except IntegrityError as exc:  # a concurrent request created it first
+    except IntegrityError as exc:
+        # a concurrent request created it first: the same village is a replay, not a conflict
+        raced = await repo.get_in_edition(parent["edition"], code)
+        if raced is not None and raced["stored_name"] == body.name:
+            return _unit(raced), False
         raise UnitExists(code) from exc
     created = await repo.get_in_edition(parent["edition"], code)
     assert created is not None
@@ -209,6 +216,7 @@ async def load_reference_data(
     await repo.lock_reference()
     checksum = national_checksum()
     if not force and await repo.loaded_checksum() == checksum:
+        log.info("national administrative units already loaded", extra={"checksum": checksum})
         return schemas.ReferenceLoadOut(dataset=DATASET, checksum=checksum, rows=0, loaded=False)
     data = build_national_units()
     rows = await repo.load_national_units(data)

@@ -122,3 +122,17 @@ class TestLoadReferenceData:
                 )
             ).scalar_one()
         assert orphans == 0
+
+
+class TestLoadNationalUnitsTransaction:
+    async def test_a_load_as_the_first_statement_of_a_session_is_one_transaction(
+        self, db: Database
+    ) -> None:
+        """The load stages into ON COMMIT DROP tables through the raw driver connection: it
+        must run inside the session's transaction even when it is the session's first work."""
+        from services.criteria.repository import UnitRepository
+
+        data = build_national_units()
+        async for session in db.session_scope():
+            rows = await UnitRepository(session).load_national_units(data)
+        assert rows == len(data.units) + len(data.lineage)

@@ -54,9 +54,12 @@ async def gateway_for(
 ) -> AsyncIterator[GraphQL]:
     counting = CountingTransport(transport)
     app = create_gateway_app(settings, transports={"criteria": counting})
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
         yield GraphQL(client, counting)
 
 
