@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from services.criteria import schemas, service
 from services.criteria.models import UnitLevel
+from shared.clock import today
 from shared.db import SessionDep
 from shared.errors import problem_responses
 
@@ -30,7 +31,7 @@ Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous 
     summary="A unit by its official code, as valid on `as_of`",
 )
 async def get_unit(session: SessionDep, code: CodePath, as_of: AsOf = None) -> schemas.UnitOut:
-    return await service.get_unit(session, code, as_of or service.today())
+    return await service.get_unit(session, code, as_of or today())
 
 
 @router.get(
@@ -53,7 +54,7 @@ async def list_units(
 ) -> schemas.UnitPage:
     return await service.list_units(
         session,
-        as_of=as_of or service.today(),
+        as_of=as_of or today(),
         parent_code=parent_code,
         level=level,
         search=search,
@@ -78,7 +79,7 @@ async def list_children(
 ) -> schemas.UnitPage:
     return await service.list_units(
         session,
-        as_of=as_of or service.today(),
+        as_of=as_of or today(),
         parent_code=code,
         level=level,
         cursor=cursor,
@@ -95,7 +96,7 @@ async def list_children(
 async def get_lineage(
     session: SessionDep, code: CodePath, as_of: AsOf = None
 ) -> schemas.LineageOut:
-    return await service.get_lineage(session, code, as_of or service.today())
+    return await service.get_lineage(session, code, as_of or today())
 
 
 @router.post(
@@ -114,7 +115,7 @@ async def create_village(
     body: schemas.VillageIn,
     as_of: AsOf = None,
 ) -> schemas.UnitOut:
-    unit, created = await service.create_village(session, code, as_of or service.today(), body)
+    unit, created = await service.create_village(session, code, as_of or today(), body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return unit
@@ -157,3 +158,48 @@ async def lookup_lineage(
     session: SessionDep, body: schemas.UnitLookupRequest
 ) -> schemas.LineageLookupResponse:
     return schemas.LineageLookupResponse(items=await service.lookup_lineage(session, body.keys))
+
+
+sets_router = APIRouter(prefix="/v1", tags=["criteria sets"])
+
+
+@sets_router.get(
+    "/criteria-sets",
+    response_model=schemas.CriteriaSetList,
+    responses=problem_responses(422),
+    summary="The criteria sets, optionally of one level and in force on a date",
+)
+async def list_criteria_sets(
+    session: SessionDep,
+    level: UnitLevel | None = None,
+    active_on: Annotated[date | None, Query(description="Only sets in force on this date")] = None,
+) -> schemas.CriteriaSetList:
+    return schemas.CriteriaSetList(
+        items=await service.list_criteria_sets(session, level=level, active_on=active_on)
+    )
+
+
+@sets_router.get(
+    "/criteria-sets/{code}",
+    response_model=schemas.CriteriaSetOut,
+    responses=problem_responses(404),
+    summary="A whole set: criteria, indicators, thresholds by region or commune group and year",
+)
+async def get_criteria_set(
+    session: SessionDep, code: Annotated[str, Path(max_length=64, examples=["xa-ntm-2021"])]
+) -> schemas.CriteriaSetOut:
+    return await service.get_criteria_set(session, code)
+
+
+@sets_router.post(
+    "/criteria-sets/lookup",
+    response_model=schemas.CriteriaSetLookupResponse,
+    responses=problem_responses(422),
+    summary="Many sets by code, answered in order (null where unknown)",
+)
+async def lookup_criteria_sets(
+    session: SessionDep, body: schemas.CriteriaSetLookupRequest
+) -> schemas.CriteriaSetLookupResponse:
+    return schemas.CriteriaSetLookupResponse(
+        items=await service.lookup_criteria_sets(session, body.codes)
+    )

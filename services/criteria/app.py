@@ -22,14 +22,16 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "messages.",
         settings=settings,
         trees=[TREE],
-        routers=[api.router],
+        routers=[api.router, api.sets_router],
         db=db,
     )
 
 
 async def load_reference(db: Database) -> None:
     """Load the national reference data this service owns (idempotent, skipped when current)."""
-    from services.criteria.service import load_reference_data
+    from services.criteria.service import load_catalog_data, load_reference_data
 
     async for session in db.session_scope():
         await load_reference_data(session)
+    async for session in db.session_scope():
+        await load_catalog_data(session)

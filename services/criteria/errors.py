@@ -45,3 +45,13 @@ class InvalidValidity(InvalidInput):
             "Ngày hiệu lực của thôn phải nằm trong thời gian hiệu lực của xã.",
             "The village's valid_from must fall within the commune's validity.",
         )
+
+
+class CriteriaSetNotFound(NotFound):
+    code = "criteria_set.not_found"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"Không tìm thấy bộ tiêu chí '{code}'.",
+            f"No criteria set with code '{code}'.",
+        )

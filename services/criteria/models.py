@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 import shared.db  # noqa: F401  - installs the naming convention on SQLModel.metadata
@@ -116,3 +118,46 @@ class ReferenceLoad(SQLModel, table=True):
     loaded_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+class CriteriaSetRow(SQLModel, table=True):
+    """A criteria set as loaded from its catalog file; `definition` is the validated document."""
+
+    __tablename__ = "criteria_sets"
+    __table_args__ = (
+        CheckConstraint("level IN ('province', 'district', 'commune', 'village')", name="level"),
+        {"schema": SCHEMA},
+    )
+
+    code: str = Field(sa_column=Column(Text, primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    name_en: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    level: str = Field(sa_column=Column(Text, nullable=False))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    legal_basis: str = Field(sa_column=Column(Text, nullable=False))
+    valid_from: date | None = None
+    valid_to: date | None = None
+    threshold_scheme: str = Field(sa_column=Column(Text, nullable=False))
+    extends: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    province_code: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    criteria_count: int
+    indicator_count: int
+    definition: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class CriteriaIndicatorRow(SQLModel, table=True):
+    """One indicator of a set, for set-wise validation of recorded values."""
+
+    __tablename__ = "criteria_indicators"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    set_code: str = Field(
+        sa_column=Column(Text, ForeignKey(f"{SCHEMA}.criteria_sets.code"), primary_key=True)
+    )
+    code: str = Field(sa_column=Column(Text, primary_key=True))
+    criterion_number: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    verified: bool

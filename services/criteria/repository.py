@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.criteria.domain.catalog import CriteriaSet
 from services.criteria.models import LEVEL_ORDER, UnitLevel
 from services.criteria.reference.admin_units import DATASET, NationalUnits
 from shared.db import raw_connection
@@ -336,3 +337,125 @@ class UnitRepository:
             rows,
         )
         return rows
+
+
+SET_SUMMARY_COLUMNS = (
+    "s.code, s.name, s.name_en, s.level, s.title, s.legal_basis, s.valid_from, s.valid_to,"
+    " s.threshold_scheme, s.extends, s.province_code, s.criteria_count, s.indicator_count"
+)
+
+
+class CriteriaSetRepository:
+    """Criteria sets and their indicators."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, sets: Sequence[CriteriaSet]) -> int:
+        """Insert or update every set and its indicators; indicators are never deleted, since
+        recorded values may point at them."""
+        if not sets:
+            return 0
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.criteria_sets AS t (code, name, name_en, level, title,"
+                " legal_basis, valid_from, valid_to, threshold_scheme, extends, province_code,"
+                " criteria_count, indicator_count, definition, updated_at)"
+                " VALUES (:code, :name, :name_en, :level, :title, :legal_basis, :valid_from,"
+                " :valid_to, :scheme, :extends, :province, :criteria_count, :indicator_count,"
+                " CAST(:definition AS jsonb), now())"
+                " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+                " name_en = EXCLUDED.name_en, level = EXCLUDED.level, title = EXCLUDED.title,"
+                " legal_basis = EXCLUDED.legal_basis, valid_from = EXCLUDED.valid_from,"
+                " valid_to = EXCLUDED.valid_to, threshold_scheme = EXCLUDED.threshold_scheme,"
+                " extends = EXCLUDED.extends, province_code = EXCLUDED.province_code,"
+                " criteria_count = EXCLUDED.criteria_count,"
+                " indicator_count = EXCLUDED.indicator_count, definition = EXCLUDED.definition,"
+                " updated_at = now() WHERE t.definition IS DISTINCT FROM EXCLUDED.definition"
+            ),
+            [
+                {
+                    "code": s.code,
+                    "name": s.name,
+                    "name_en": s.name_en,
+                    "level": s.level.value,
+                    "title": s.title,
+                    "legal_basis": s.legal_basis,
+                    "valid_from": s.valid_from,
+                    "valid_to": s.valid_to,
+                    "scheme": s.threshold_scheme.value,
+                    "extends": s.extends,
+                    "province": s.province_code,
+                    "criteria_count": len(s.criteria),
+                    "indicator_count": s.indicator_count,
+                    "definition": s.model_dump_json(),
+                }
+                for s in sets
+            ],
+        )
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.criteria_indicators AS t (set_code, code, criterion_number,"
+                " kind, verified) VALUES (:set_code, :code, :number, :kind, :verified)"
+                " ON CONFLICT (set_code, code) DO UPDATE SET"
+                " criterion_number = EXCLUDED.criterion_number, kind = EXCLUDED.kind,"
+                " verified = EXCLUDED.verified"
+            ),
+            [
+                {
+                    "set_code": s.code,
+                    "code": i.code,
+                    "number": c.number,
+                    "kind": i.kind.value,
+                    "verified": i.verified,
+                }
+                for s in sets
+                for c in s.criteria
+                for i in c.indicators
+            ],
+        )
+        return len(sets)
+
+    async def list_sets(self, *, level: str | None, active_on: date | None) -> list[RowMapping]:
+        where = ["TRUE"]
+        params: dict[str, Any] = {}
+        if level is not None:
+            where.append("s.level = :level")
+            params["level"] = level
+        if active_on is not None:
+            where.append(_valid("s", ":d"))
+            params["d"] = active_on
+        result = await self.session.execute(
+            text(
+                f"SELECT {SET_SUMMARY_COLUMNS} FROM criteria.criteria_sets s"
+                f" WHERE {' AND '.join(where)} ORDER BY s.level, s.valid_from NULLS FIRST, s.code"
+            ),
+            params,
+        )
+        return list(result.mappings())
+
+    async def get_many(self, codes: Sequence[str]) -> list[RowMapping | None]:
+        if not codes:
+            return []
+        result = await self.session.execute(
+            text(
+                f"SELECT {SET_SUMMARY_COLUMNS}, s.definition FROM criteria.criteria_sets s"
+                " WHERE s.code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(codes)},
+        )
+        by_code = {row["code"]: row for row in result.mappings()}
+        return [by_code.get(code) for code in codes]
+
+    async def loaded_checksum(self, dataset: str) -> str | None:
+        return await UnitRepository(self.session).loaded_checksum(dataset)
+
+    async def record_load(self, dataset: str, checksum: str, rows: int) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.reference_loads (dataset, checksum, rows, loaded_at)"
+                " VALUES (:d, :c, :r, now()) ON CONFLICT (dataset) DO UPDATE"
+                " SET checksum = EXCLUDED.checksum, rows = EXCLUDED.rows, loaded_at = now()"
+            ),
+            {"d": dataset, "c": checksum, "r": rows},
+        )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from services.criteria.domain import catalog
 from services.criteria.models import UnitLevel
 from shared.vn import nfc
 
@@ -117,3 +118,41 @@ class ReferenceLoadOut(BaseModel):
     checksum: str
     rows: int
     loaded: bool = Field(description="False when the same version was already loaded")
+
+
+class CriteriaSetSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str = Field(examples=["xa-ntm-2021"])
+    name: str
+    name_en: str | None
+    level: UnitLevel
+    title: str = Field(description="The title meeting the set earns", examples=["xa-ntm"])
+    legal_basis: str
+    valid_from: date | None
+    valid_to: date | None
+    threshold_scheme: str = Field(description="`region` (7 regions) or `commune_group` (1–3)")
+    extends: str | None
+    province_code: str | None
+    criteria_count: int
+    indicator_count: int
+
+
+class CriteriaSetOut(CriteriaSetSummary):
+    """A whole set: groups, criteria, indicators and their thresholds (with `verified` flags)."""
+
+    groups: list[catalog.Group]
+    criteria: list[catalog.Criterion]
+    notes: str | None = None
+
+
+class CriteriaSetList(BaseModel):
+    items: list[CriteriaSetSummary]
+
+
+class CriteriaSetLookupRequest(BaseModel):
+    codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(max_length=100)
+
+
+class CriteriaSetLookupResponse(BaseModel):
+    items: list[CriteriaSetOut | None]

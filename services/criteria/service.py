@@ -5,29 +5,30 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria import schemas
-from services.criteria.errors import InvalidValidity, NotACommune, UnitExists, UnitNotFound
+from services.criteria.errors import (
+    CriteriaSetNotFound,
+    InvalidValidity,
+    NotACommune,
+    UnitExists,
+    UnitNotFound,
+)
 from services.criteria.models import LEVEL_ORDER, UnitLevel
 from services.criteria.reference.admin_units import DATASET, build_national_units, national_checksum
-from services.criteria.repository import UnitRepository
+from services.criteria.reference.catalog import DATASET as CATALOG_DATASET
+from services.criteria.reference.catalog import catalog_checksum, load_catalog
+from services.criteria.repository import CriteriaSetRepository, UnitRepository
 from shared.errors import InvalidInput
 from shared.pagination import decode_cursor, encode_cursor
 from shared.vn import fold
 
 log = logging.getLogger("ntm.criteria")
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def today() -> date:
-    """Today's date in Vietnam: the default `as_of` of every unit lookup."""
-    return datetime.now(VN_TZ).date()
 
 
 def _unit(row: RowMapping) -> schemas.UnitOut:
@@ -222,3 +223,55 @@ async def load_reference_data(
     rows = await repo.load_national_units(data)
     log.info("national administrative units loaded", extra={"rows": rows})
     return schemas.ReferenceLoadOut(dataset=DATASET, checksum=checksum, rows=rows, loaded=True)
+
+
+# --- criteria sets ------------------------------------------------------------------------
+
+
+def _set_out(row: RowMapping) -> schemas.CriteriaSetOut:
+    definition = row["definition"]
+    return schemas.CriteriaSetOut.model_validate(
+        {
+            **{k: v for k, v in row.items() if k != "definition"},
+            "groups": definition.get("groups", []),
+            "criteria": definition["criteria"],
+            "notes": definition.get("notes"),
+        }
+    )
+
+
+async def list_criteria_sets(
+    session: AsyncSession, *, level: UnitLevel | None, active_on: date | None
+) -> list[schemas.CriteriaSetSummary]:
+    rows = await CriteriaSetRepository(session).list_sets(
+        level=level.value if level else None, active_on=active_on
+    )
+    return [schemas.CriteriaSetSummary.model_validate(r) for r in rows]
+
+
+async def lookup_criteria_sets(
+    session: AsyncSession, codes: Sequence[str]
+) -> list[schemas.CriteriaSetOut | None]:
+    rows = await CriteriaSetRepository(session).get_many(codes)
+    return [_set_out(r) if r is not None else None for r in rows]
+
+
+async def get_criteria_set(session: AsyncSession, code: str) -> schemas.CriteriaSetOut:
+    [found] = await lookup_criteria_sets(session, [code])
+    if found is None:
+        raise CriteriaSetNotFound(code)
+    return found
+
+
+async def load_catalog_data(session: AsyncSession, *, force: bool = False) -> int:
+    """Load the shipped criteria sets if the files changed since the last load."""
+    repo = CriteriaSetRepository(session)
+    await UnitRepository(session).lock_reference(CATALOG_DATASET)
+    checksum = catalog_checksum()
+    if not force and await repo.loaded_checksum(CATALOG_DATASET) == checksum:
+        return 0
+    sets = load_catalog()
+    count = await repo.upsert(sets)
+    await repo.record_load(CATALOG_DATASET, checksum, count)
+    log.info("criteria catalog loaded", extra={"sets": [s.code for s in sets]})
+    return count

@@ -147,6 +147,21 @@ class CriteriaClient(UpstreamClient):
         )["items"]
         return items
 
+    async def lookup_criteria_sets(self, codes: list[str]) -> list[JSON | None]:
+        items: list[JSON | None] = (
+            await self.request("POST", "/v1/criteria-sets/lookup", json={"codes": codes})
+        )["items"]
+        return items
+
+    async def list_criteria_sets(self, level: str | None, active_on: date | None) -> list[JSON]:
+        params = {"level": level, "active_on": active_on.isoformat() if active_on else None}
+        items: list[JSON] = (
+            await self.request(
+                "GET", "/v1/criteria-sets", params={k: v for k, v in params.items() if v}
+            )
+        )["items"]
+        return items
+
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(
             "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}

@@ -22,6 +22,9 @@ class Loaders:
             load_fn=criteria.lookup_children
         )
         self.lineage: DataLoader[UnitKey, JSON | None] = DataLoader(load_fn=criteria.lookup_lineage)
+        self.criteria_set: DataLoader[str, JSON | None] = DataLoader(
+            load_fn=criteria.lookup_criteria_sets
+        )
 
 
 class Context(BaseContext):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 import strawberry
@@ -10,10 +11,11 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.types import ExecutionContext, Info
 
-from services.criteria.service import today
 from services.gateway.context import Context
-from services.gateway.errors import GatewayError
+from services.gateway.criteria_types import CriteriaSet
+from services.gateway.errors import GatewayError, bad_input
 from services.gateway.types import DateArg, Unit, UnitConnection, UnitLevel, check_code, check_first
+from shared.clock import today
 
 log = logging.getLogger("ntm.gateway")
 MAX_DEPTH = 12
@@ -60,6 +62,25 @@ class Query:
         if first == 0:
             page = {**page, "items": [], "cursors": [], "next_cursor": page["next_cursor"]}
         return UnitConnection.from_page(page, day, after=after)
+
+    @strawberry.field(description="A criteria set by code, e.g. `xa-ntm-2021`")
+    async def criteria_set(self, info: Info[Context, None], code: str) -> CriteriaSet | None:
+        if len(code) > 64:
+            raise bad_input("code", "Mã bộ tiêu chí quá dài.", "The set code is too long.")
+        item = await info.context.loaders.criteria_set.load(code)
+        return CriteriaSet.from_json(item) if item is not None else None
+
+    @strawberry.field(description="Criteria sets, of one level and in force on a date if given")
+    async def criteria_sets(
+        self,
+        info: Info[Context, None],
+        level: UnitLevel | None = None,
+        active_on: date | None = None,
+    ) -> list[CriteriaSet]:
+        items = await info.context.upstreams.criteria.list_criteria_sets(
+            level.value if level else None, active_on
+        )
+        return [CriteriaSet.from_json(item) for item in items]
 
 
 class GatewaySchema(strawberry.Schema):
