@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from services.criteria import schemas, service
+from services.criteria import schemas, service, values
 from services.criteria.models import UnitLevel
 from shared.clock import today
 from shared.db import SessionDep
@@ -203,3 +203,102 @@ async def lookup_criteria_sets(
     return schemas.CriteriaSetLookupResponse(
         items=await service.lookup_criteria_sets(session, body.codes)
     )
+
+
+values_router = APIRouter(prefix="/v1", tags=["indicator values and evaluation"])
+SetQuery = Annotated[str, Query(alias="set", max_length=64, examples=["xa-ntm-2021"])]
+YearQuery = Annotated[int, Query(ge=2010, le=2035, examples=[2023])]
+RecordedBy = Annotated[
+    str | None,
+    Header(alias="X-Recorded-By", max_length=200, description="Who records (until auth lands)"),
+]
+
+
+@values_router.post(
+    "/indicator-values",
+    response_model=schemas.RecordSummary,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(422),
+    summary="Record indicator values (atomic: all rows or none)",
+    description="Each value is a new version; nothing is overwritten. A bad row rejects the "
+    "whole batch with a 422 naming every failing row and field.",
+)
+async def record_values(
+    session: SessionDep, body: schemas.ValuesIn, recorded_by: RecordedBy = None
+) -> schemas.RecordSummary:
+    return await values.record_values(session, body.values, recorded_by)
+
+
+@values_router.get(
+    "/units/{code}/indicator-values",
+    response_model=list[schemas.ValueOut],
+    responses=problem_responses(404, 422),
+    summary="Current value of each indicator of a unit for a set and year",
+)
+async def current_values(
+    session: SessionDep, code: CodePath, set_code: SetQuery, year: YearQuery, as_of: AsOf = None
+) -> list[schemas.ValueOut]:
+    return await values.current_values(
+        session, code, set_code, year, as_of or values.default_as_of(year)
+    )
+
+
+@values_router.get(
+    "/units/{code}/indicator-values/{indicator}/history",
+    response_model=list[schemas.ValueOut],
+    responses=problem_responses(404, 422),
+    summary="Every recorded version of one indicator value, newest first",
+)
+async def value_history(
+    session: SessionDep,
+    code: CodePath,
+    indicator: Annotated[str, Path(pattern=r"^\d{1,2}\.\d{1,2}$")],
+    set_code: SetQuery,
+    year: YearQuery,
+    as_of: AsOf = None,
+) -> list[schemas.ValueOut]:
+    return await values.value_history(
+        session, code, set_code, year, indicator, as_of or values.default_as_of(year)
+    )
+
+
+@values_router.get(
+    "/units/{code}/profile",
+    response_model=schemas.ProfileOut,
+    responses=problem_responses(404, 422),
+    summary="The unit's region and commune group (which thresholds apply)",
+)
+async def get_profile(
+    session: SessionDep, code: CodePath, as_of: AsOf = None
+) -> schemas.ProfileOut:
+    return await values.get_profile(session, code, as_of or today())
+
+
+@values_router.put(
+    "/units/{code}/profile",
+    response_model=schemas.ProfileOut,
+    responses=problem_responses(404, 422),
+    summary="Set the unit's region, commune group and the specially-disadvantaged flag",
+)
+async def put_profile(
+    session: SessionDep,
+    code: CodePath,
+    body: schemas.ProfileIn,
+    as_of: AsOf = None,
+    recorded_by: RecordedBy = None,
+) -> schemas.ProfileOut:
+    return await values.put_profile(session, code, as_of or today(), body, recorded_by)
+
+
+@values_router.get(
+    "/units/{code}/evaluation",
+    response_model=schemas.EvaluationOut,
+    responses=problem_responses(404, 422),
+    summary="The unit against a criteria set for a year, explained indicator by indicator",
+    description="Missing values are reported as missing, never as met or not met; a criterion "
+    "with a missing indicator and no failing one is unknown (`met: null`).",
+)
+async def evaluate(
+    session: SessionDep, code: CodePath, set_code: SetQuery, year: YearQuery, as_of: AsOf = None
+) -> schemas.EvaluationOut:
+    return await values.evaluate_unit(session, code, set_code, year, as_of)

@@ -22,7 +22,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "messages.",
         settings=settings,
         trees=[TREE],
-        routers=[api.router, api.sets_router],
+        routers=[api.router, api.sets_router, api.values_router],
         db=db,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -12,8 +13,10 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
+    Numeric,
     SmallInteger,
     Text,
     func,
@@ -161,3 +164,70 @@ class CriteriaIndicatorRow(SQLModel, table=True):
     criterion_number: int = Field(sa_column=Column(SmallInteger, nullable=False))
     kind: str = Field(sa_column=Column(Text, nullable=False))
     verified: bool
+
+
+class UnitProfile(SQLModel, table=True):
+    """What selects a unit's thresholds: its region (2021–2025) and commune group (2026–)."""
+
+    __tablename__ = "unit_profiles"
+    __table_args__ = (
+        CheckConstraint(
+            "region IS NULL OR region IN ('TDMNPB','DBSH','BTB','DHNTB','TN','DNB','DBSCL')",
+            name="region",
+        ),
+        CheckConstraint("commune_group IS NULL OR commune_group IN ('1','2','3')", name="group"),
+        {"schema": SCHEMA},
+    )
+
+    unit_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), primary_key=True)
+    )
+    region: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    commune_group: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    specially_disadvantaged: bool = False
+    updated_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class IndicatorValue(SQLModel, table=True):
+    """One recorded value. Append-only: a correction is a new row; the current value of
+    (unit, set, indicator, year) is the latest by as_of, then by recording order."""
+
+    __tablename__ = "indicator_values"
+    __table_args__ = (
+        Index(
+            "ix_indicator_values_current",
+            "set_code",
+            "year",
+            "unit_id",
+            "indicator_code",
+            "as_of",
+            "id",
+        ),
+        CheckConstraint("(value_bool IS NULL) <> (value_num IS NULL)", name="one_value"),
+        ForeignKeyConstraint(
+            ["set_code", "indicator_code"],
+            [f"{SCHEMA}.criteria_indicators.set_code", f"{SCHEMA}.criteria_indicators.code"],
+            name="fk_indicator_values_set_code_criteria_indicators",
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    unit_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), nullable=False)
+    )
+    set_code: str = Field(sa_column=Column(Text, nullable=False))
+    indicator_code: str = Field(sa_column=Column(Text, nullable=False))
+    year: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    value_bool: bool | None = None
+    value_num: Decimal | None = Field(default=None, sa_column=Column(Numeric, nullable=True))
+    as_of: date
+    recorded_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence: list[str] = Field(sa_column=Column(JSONB, nullable=False, server_default="[]"))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

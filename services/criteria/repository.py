@@ -459,3 +459,94 @@ class CriteriaSetRepository:
             ),
             {"d": dataset, "c": checksum, "r": rows},
         )
+
+
+class ValueRepository:
+    """Unit profiles and the append-only indicator values."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def indicator_kinds(self, set_codes: Sequence[str]) -> dict[tuple[str, str], str]:
+        result = await self.session.execute(
+            text(
+                "SELECT set_code, code, kind FROM criteria.criteria_indicators"
+                " WHERE set_code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(set_codes)},
+        )
+        return {(r.set_code, r.code): r.kind for r in result}
+
+    async def set_levels(self, set_codes: Sequence[str]) -> dict[str, str]:
+        result = await self.session.execute(
+            text(
+                "SELECT code, level FROM criteria.criteria_sets"
+                " WHERE code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(set_codes)},
+        )
+        return {r.code: r.level for r in result}
+
+    async def insert_values(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.indicator_values (unit_id, set_code, indicator_code, year,"
+                " value_bool, value_num, as_of, recorded_by, evidence, note)"
+                " VALUES (:unit_id, :set_code, :indicator_code, :year, :value_bool, :value_num,"
+                " :as_of, :recorded_by, CAST(:evidence AS jsonb), :note)"
+            ),
+            list(rows),
+        )
+
+    async def current_values(self, unit_id: int, set_code: str, year: int) -> list[RowMapping]:
+        """The current value of each indicator: the latest by as_of, then by recording order."""
+        result = await self.session.execute(
+            text(
+                "SELECT DISTINCT ON (indicator_code) indicator_code, value_bool, value_num,"
+                " as_of, recorded_by, recorded_at, evidence, note"
+                " FROM criteria.indicator_values"
+                " WHERE set_code = :s AND year = :y AND unit_id = :u"
+                " ORDER BY indicator_code, as_of DESC, id DESC"
+            ),
+            {"s": set_code, "y": year, "u": unit_id},
+        )
+        return list(result.mappings())
+
+    async def history(
+        self, unit_id: int, set_code: str, year: int, indicator: str
+    ) -> list[RowMapping]:
+        result = await self.session.execute(
+            text(
+                "SELECT indicator_code, value_bool, value_num, as_of, recorded_by, recorded_at,"
+                " evidence, note FROM criteria.indicator_values"
+                " WHERE set_code = :s AND year = :y AND unit_id = :u AND indicator_code = :i"
+                " ORDER BY as_of DESC, id DESC"
+            ),
+            {"s": set_code, "y": year, "u": unit_id, "i": indicator},
+        )
+        return list(result.mappings())
+
+    async def get_profile(self, unit_id: int) -> RowMapping | None:
+        result = await self.session.execute(
+            text(
+                "SELECT region, commune_group, specially_disadvantaged, updated_by, updated_at"
+                " FROM criteria.unit_profiles WHERE unit_id = :u"
+            ),
+            {"u": unit_id},
+        )
+        return result.mappings().first()
+
+    async def put_profile(
+        self, unit_id: int, region: str | None, group: str | None, special: bool, by: str | None
+    ) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO criteria.unit_profiles (unit_id, region, commune_group,"
+                " specially_disadvantaged, updated_by, updated_at)"
+                " VALUES (:u, :r, :g, :s, :b, now()) ON CONFLICT (unit_id) DO UPDATE SET"
+                " region = EXCLUDED.region, commune_group = EXCLUDED.commune_group,"
+                " specially_disadvantaged = EXCLUDED.specially_disadvantaged,"
+                " updated_by = EXCLUDED.updated_by, updated_at = now()"
+            ),
+            {"u": unit_id, "r": region, "g": group, "s": special, "b": by},
+        )

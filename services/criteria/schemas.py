@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -156,3 +157,108 @@ class CriteriaSetLookupRequest(BaseModel):
 
 class CriteriaSetLookupResponse(BaseModel):
     items: list[CriteriaSetOut | None]
+
+
+class ProfileIn(BaseModel):
+    region: Literal["TDMNPB", "DBSH", "BTB", "DHNTB", "TN", "DNB", "DBSCL"] | None = Field(
+        default=None, description="Region of the 2021–2025 thresholds"
+    )
+    commune_group: Literal["1", "2", "3"] | None = Field(
+        default=None, description="Commune group of the 2026–2030 thresholds"
+    )
+    specially_disadvantaged: bool = Field(
+        default=False, description="Uses the TDMNPB values wherever the commune is"
+    )
+
+
+class ProfileOut(ProfileIn):
+    unit_code: str
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class ValueIn(BaseModel):
+    """One indicator value, as in the `indicator-values` import format (contract.md)."""
+
+    unit: UnitCode
+    set: Annotated[str, StringConstraints(max_length=64)] = Field(examples=["xa-ntm-2021"])
+    year: int = Field(ge=2010, le=2035, examples=[2023])
+    indicator: Annotated[str, StringConstraints(pattern=r"^\d{1,2}\.\d{1,2}$")] = Field(
+        examples=["2.1"]
+    )
+    value: bool | Decimal = Field(examples=[True])
+    as_of: date = Field(examples=["2023-05-19"])
+    evidence: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=20, description="Document ids or URLs"
+    )
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_bool_coercion(cls, value: object) -> object:
+        # 1 must stay a number and "true" is not a boolean: only JSON true/false are booleans
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int | float | str):
+            return Decimal(str(value))
+        return value
+
+
+class ValuesIn(BaseModel):
+    values: list[ValueIn] = Field(min_length=1, max_length=1000)
+
+
+class RecordSummary(BaseModel):
+    created: int
+
+
+class ValueOut(BaseModel):
+    indicator: str
+    value: bool | Decimal
+    as_of: date
+    recorded_by: str | None
+    recorded_at: datetime
+    evidence: list[str]
+    note: str | None
+
+
+class IndicatorResultOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    unit: str | None
+    value: str | None
+    threshold: str | None
+    met: bool | None
+    missing: bool
+    gap: float | None
+    verified: bool
+
+
+class CriterionResultOut(BaseModel):
+    number: int
+    name: str
+    key: bool
+    met: bool | None
+    indicators_met: int
+    indicators_total: int
+    indicators_missing: int
+    planning_label: str | None
+    indicators: list[IndicatorResultOut]
+
+
+class EvaluationOut(BaseModel):
+    unit: UnitOut
+    criteria_set: str
+    year: int
+    profile: ProfileIn
+    criteria_met: int
+    criteria_not_met: int
+    criteria_unknown: int
+    criteria_total: int
+    indicators_met: int
+    indicators_missing: int
+    indicators_total: int
+    meets_standard: bool
+    revocation_risk: bool
+    criteria: list[CriterionResultOut]

@@ -258,11 +258,7 @@ def select_threshold(
 
 def _number_text(value: Decimal) -> str:
     """A number the Vietnamese way: no exponent, decimal comma, trailing zeros dropped."""
-    text = format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
-    if value == value.to_integral_value():
-        return text
-    text = format(value.normalize(), "f")
-    return text.replace(".", ",")
+    return format(value.normalize(), "f").replace(".", ",")
 
 
 def _unit_of(indicator: Indicator) -> str | None:
@@ -506,7 +502,9 @@ def evaluate(
 # --- revocation watch ---------------------------------------------------------------------
 
 
-def commune_revocation_risk(evaluation: Evaluation, key_criteria: AbstractSet[int]) -> RevocationCheck:
+def commune_revocation_risk(
+    evaluation: Evaluation, key_criteria: AbstractSet[int]
+) -> RevocationCheck:
     """A commune's revocation risk under QĐ 18/2022 (handbook §4).
 
     share = criteria known not met / criteria total (exact). At risk when share ≥ 1/2
@@ -528,7 +526,7 @@ def district_revocation_risk(
     "district_communes_revoked_30_percent", checked first), or under the commune bands over the
     district's own criteria (rules "district_50_percent", "district_30_percent_with_key").
     With no communes (communes_total 0) only the criteria bands apply."""
-    if communes_total < 0 or not 0 <= communes_revoked <= max(communes_total, 0):
+    if communes_total < 0 or not 0 <= communes_revoked <= communes_total:
         raise ValueError("need 0 ≤ communes_revoked ≤ communes_total")
     bands = _criteria_bands(evaluation.criteria, key_criteria, "district")
     if communes_total == 0:

@@ -1,0 +1,208 @@
+"""Indicator values (append-only, atomic batches) and the explained evaluation, over REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import Database
+
+COMMUNE = "15592"  # Xã Xuân Minh, Thọ Xuân, Thanh Hóa (pre-2025)
+AS_OF = "2023-05-19"
+SET = "xa-ntm-2021"
+
+
+def meeting_value(indicator: dict[str, Any], region: str) -> bool | str:
+    """A value that meets the indicator's threshold for the region (general if none)."""
+    thresholds = indicator["thresholds"]
+    regional = [t for t in thresholds if t["region"] == region and t["year"] in (None, 2023)]
+    general = [t for t in thresholds if t["region"] is None and t["year"] in (None, 2023)]
+    chosen = (regional or general or thresholds)[0]["value"]
+    if indicator["kind"] == "boolean":
+        return bool(chosen)
+    return str(chosen)
+
+
+def failing_value(indicator: dict[str, Any], region: str) -> bool | str:
+    value = meeting_value(indicator, region)
+    if isinstance(value, bool):
+        return not value
+    step = -1 if indicator["comparator"] in ("ge", "gt", "eq") else 1
+    return str(float(value) + step * max(1.0, abs(float(value)) * 0.5))
+
+
+async def recordable(criteria: httpx.AsyncClient) -> list[dict[str, Any]]:
+    body = (await criteria.get(f"/v1/criteria-sets/{SET}")).json()
+    return [i for c in body["criteria"] for i in c["indicators"] if i["kind"] != "derived"]
+
+
+def row(indicator: str, value: bool | str | int, **extra: Any) -> dict[str, Any]:
+    return {
+        "unit": COMMUNE,
+        "set": SET,
+        "year": 2023,
+        "indicator": indicator,
+        "value": value,
+        "as_of": AS_OF,
+        **extra,
+    }
+
+
+@pytest.fixture
+async def dbsh(criteria: httpx.AsyncClient) -> None:
+    response = await criteria.put(
+        f"/v1/units/{COMMUNE}/profile", params={"as_of": AS_OF}, json={"region": "BTB"}
+    )
+    assert response.status_code == 200
+    assert response.json()["region"] == "BTB"
+
+
+class TestRecordValues:
+    async def test_a_correction_is_a_new_version_and_history_keeps_both(
+        self, criteria: httpx.AsyncClient
+    ) -> None:
+        first = await criteria.post(
+            "/v1/indicator-values",
+            json={"values": [row("3.1", "75", as_of="2023-03-01", evidence=["QD-12/UBND"])]},
+            headers={"X-Recorded-By": "can-bo-xa"},
+        )
+        assert first.status_code == 201
+        assert first.json() == {"created": 1}
+        second = await criteria.post("/v1/indicator-values", json={"values": [row("3.1", "82")]})
+        assert second.status_code == 201
+        params: dict[str, str | int] = {"set": SET, "year": 2023, "as_of": AS_OF}
+        current = (
+            await criteria.get(f"/v1/units/{COMMUNE}/indicator-values", params=params)
+        ).json()
+        assert [(v["indicator"], v["value"]) for v in current] == [("3.1", "82")]
+        history = (
+            await criteria.get(f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=params)
+        ).json()
+        assert [v["value"] for v in history] == ["82", "75"]
+        assert history[1]["recorded_by"] == "can-bo-xa"
+        assert history[1]["evidence"] == ["QD-12/UBND"]
+
+    async def test_one_bad_row_rejects_the_batch_and_names_it(
+        self, criteria: httpx.AsyncClient
+    ) -> None:
+        response = await criteria.post(
+            "/v1/indicator-values",
+            json={"values": [row("3.1", "85"), row("3.2", True, unit="99999"), row("3.2", "1")]},
+        )
+        assert response.status_code == 422
+        problem = response.json()
+        assert problem["code"] == "values.rejected"
+        assert [(e["row"], e["field"], e["code"]) for e in problem["errors"]] == [
+            (2, "unit", "unit.not_found"),
+            (3, "value", "value.wrong_kind"),
+        ]
+        assert "Dòng 2" in problem["errors"][0]["message_vi"]
+        params: dict[str, str | int] = {"set": SET, "year": 2023, "as_of": AS_OF}
+        current = await criteria.get(f"/v1/units/{COMMUNE}/indicator-values", params=params)
+        assert current.json() == []
+
+    async def test_unknown_indicator_and_wrong_level_are_named(
+        self, criteria: httpx.AsyncClient
+    ) -> None:
+        response = await criteria.post(
+            "/v1/indicator-values",
+            json={"values": [row("3.99", True), row("3.1", "80", unit="395")]},
+        )
+        assert response.status_code == 422
+        assert [e["code"] for e in response.json()["errors"]] == [
+            "indicator.not_found",
+            "criteria_set.wrong_level",
+        ]
+
+    async def test_a_number_never_becomes_a_boolean(self, criteria: httpx.AsyncClient) -> None:
+        response = await criteria.post("/v1/indicator-values", json={"values": [row("3.2", 1)]})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["code"] == "value.wrong_kind"
+
+    async def test_history_cannot_be_rewritten_in_the_database(
+        self, criteria: httpx.AsyncClient, db: Database
+    ) -> None:
+        await criteria.post("/v1/indicator-values", json={"values": [row("3.1", "85")]})
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text("UPDATE criteria.indicator_values SET value_num = 99"))
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with db.engine.begin() as conn:
+                await conn.execute(text("DELETE FROM criteria.indicator_values"))
+
+
+class TestEvaluation:
+    async def record_all(
+        self, criteria: httpx.AsyncClient, override: dict[str, bool | str | None] | None = None
+    ) -> None:
+        override = override or {}
+        rows = []
+        for indicator in await recordable(criteria):
+            value = override.get(indicator["code"], meeting_value(indicator, "BTB"))
+            if value is not None:
+                rows.append(row(indicator["code"], value))
+        response = await criteria.post("/v1/indicator-values", json={"values": rows})
+        assert response.status_code == 201, response.text
+
+    async def evaluate(self, criteria: httpx.AsyncClient) -> dict[str, Any]:
+        response = await criteria.get(
+            f"/v1/units/{COMMUNE}/evaluation", params={"set": SET, "year": 2023}
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def test_a_commune_meeting_every_indicator_meets_the_standard(
+        self, criteria: httpx.AsyncClient, dbsh: None
+    ) -> None:
+        await self.record_all(criteria)
+        result = await self.evaluate(criteria)
+        derived = result["indicators_total"] - len(await recordable(criteria))
+        assert result["criteria_total"] == 19
+        assert result["indicators_total"] == 57
+        assert result["indicators_met"] == 57 - derived
+        if derived == 0:
+            assert result["meets_standard"] is True
+            assert result["criteria_met"] == 19
+        assert result["revocation_risk"] is False
+
+    async def test_failing_one_indicator_fails_exactly_its_criterion(
+        self, criteria: httpx.AsyncClient, dbsh: None
+    ) -> None:
+        irrigation = next(i for i in await recordable(criteria) if i["code"] == "3.1")
+        await self.record_all(criteria, {"3.1": failing_value(irrigation, "BTB")})
+        result = await self.evaluate(criteria)
+        not_met = [c["number"] for c in result["criteria"] if c["met"] is False]
+        assert not_met == [3]
+        [failed] = [i for c in result["criteria"] for i in c["indicators"] if i["met"] is False]
+        assert failed["code"] == "3.1"
+        assert failed["gap"] > 0
+        assert failed["threshold"].startswith("≥")
+        assert result["meets_standard"] is False
+
+    async def test_a_missing_value_is_missing_not_failed(
+        self, criteria: httpx.AsyncClient, dbsh: None
+    ) -> None:
+        await self.record_all(criteria, {"3.1": None})
+        result = await self.evaluate(criteria)
+        criterion = next(c for c in result["criteria"] if c["number"] == 3)
+        assert criterion["met"] is None
+        indicator = next(i for i in criterion["indicators"] if i["code"] == "3.1")
+        assert indicator["missing"] is True
+        assert indicator["met"] is None
+        assert result["meets_standard"] is False
+        assert 3 not in [c["number"] for c in result["criteria"] if c["met"] is False]
+
+    async def test_unknown_set_and_unit_are_404(self, criteria: httpx.AsyncClient) -> None:
+        no_set = await criteria.get(
+            f"/v1/units/{COMMUNE}/evaluation", params={"set": "nope", "year": 2023}
+        )
+        no_unit = await criteria.get(
+            "/v1/units/99999/evaluation", params={"set": SET, "year": 2023}
+        )
+        assert no_set.json()["code"] == "criteria_set.not_found"
+        assert no_unit.json()["code"] == "unit.not_found"
