@@ -1,4 +1,4 @@
-"""Wire models of the criteria service (separate from the tables)."""
+"""Wire models of the criteria service (separate from the tables); features in submodules."""
 
 from __future__ import annotations
 

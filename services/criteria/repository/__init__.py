@@ -1,4 +1,4 @@
-"""All SQL of the criteria service."""
+"""All SQL of the criteria service: units, sets and values here; features in submodules."""
 
 from __future__ import annotations
 
