@@ -126,7 +126,7 @@ class MigrationTree:
 def _upgrade_sync(conn: Connection, tree: MigrationTree) -> None:
     cfg = tree.config()
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")  # every branch, should two features land side by side
 
 
 async def upgrade(engine: AsyncEngine, tree: MigrationTree) -> None:

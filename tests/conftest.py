@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Rows tests may create; reference rows (national units, lineage) are never touched.
 RESET_STATEMENTS = [
     # append-only tables refuse DELETE; TRUNCATE is the test harness's privilege
-    "TRUNCATE criteria.indicator_values, criteria.unit_profiles",
+    "TRUNCATE criteria.indicator_values, criteria.unit_profiles, criteria.recognised_titles,"
+    " criteria.inbox",
     "DELETE FROM criteria.unit_lineage WHERE predecessor_id IN"
     " (SELECT id FROM criteria.units WHERE source = 'local')"
     " OR successor_id IN (SELECT id FROM criteria.units WHERE source = 'local')",

@@ -302,3 +302,17 @@ async def evaluate(
     session: SessionDep, code: CodePath, set_code: SetQuery, year: YearQuery, as_of: AsOf = None
 ) -> schemas.EvaluationOut:
     return await values.evaluate_unit(session, code, set_code, year, as_of)
+
+
+@values_router.post(
+    "/evaluations/lookup",
+    response_model=schemas.EvaluationLookupResponse,
+    responses=problem_responses(422),
+    summary="Evaluations of many (unit, set, year) keys, answered in key order",
+)
+async def lookup_evaluations(
+    session: SessionDep, body: schemas.EvaluationLookupRequest
+) -> schemas.EvaluationLookupResponse:
+    return schemas.EvaluationLookupResponse(
+        items=await values.lookup_evaluations(session, body.keys)
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.criteria import api
+from services.criteria import api, api_titles
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
 from shared.settings import Settings
@@ -22,7 +22,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "messages.",
         settings=settings,
         trees=[TREE],
-        routers=[api.router, api.sets_router, api.values_router],
+        routers=[api.router, api.sets_router, api.values_router, api_titles.router],
         db=db,
     )
 

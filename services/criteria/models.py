@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +23,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlmodel import Field, SQLModel
 
 import shared.db  # noqa: F401  - installs the naming convention on SQLModel.metadata
@@ -229,5 +231,52 @@ class IndicatorValue(SQLModel, table=True):
     evidence: list[str] = Field(sa_column=Column(JSONB, nullable=False, server_default="[]"))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     recorded_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class RecognisedTitle(SQLModel, table=True):
+    """A title a unit holds (or held): the criteria service's projection of appraisal's
+    recognition and revocation decisions, fed by their events."""
+
+    __tablename__ = "recognised_titles"
+    __table_args__ = (
+        Index("ix_recognised_titles_unit_id_title", "unit_id", "title"),
+        Index("ix_recognised_titles_granted_event_id", "granted_event_id", unique=True),
+        CheckConstraint(
+            "revoked_on IS NULL OR revoked_on >= effective_on", name="revocation_after_grant"
+        ),
+        {"schema": SCHEMA},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    unit_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), nullable=False)
+    )
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    year: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    decision_number: str = Field(sa_column=Column(Text, nullable=False))
+    decision_date: date
+    effective_on: date
+    revoked_on: date | None = None
+    revocation_decision: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    granted_event_id: uuid.UUID = Field(sa_column=Column(PG_UUID(as_uuid=True), nullable=False))
+    revoked_event_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(PG_UUID(as_uuid=True), nullable=True)
+    )
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class InboxEvent(SQLModel, table=True):
+    """Events already applied, so a redelivery has no second effect."""
+
+    __tablename__ = "inbox"
+    __table_args__ = ({"schema": SCHEMA},)
+
+    event_id: uuid.UUID = Field(sa_column=Column(PG_UUID(as_uuid=True), primary_key=True))
+    event_type: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )

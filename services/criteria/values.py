@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria import schemas
+from services.criteria.derived import derived_values
 from services.criteria.domain import catalog, evaluation
 from services.criteria.errors import CriteriaSetNotFound, UnitNotFound
 from services.criteria.repository import CriteriaSetRepository, UnitRepository, ValueRepository
@@ -203,8 +204,8 @@ async def evaluate_unit(
 ) -> schemas.EvaluationOut:
     """The unit against the set for the year, explained indicator by indicator.
 
-    Derived indicators (shares of communes holding a title…) are reported missing until the
-    recognised titles reach this service (appraisal's events)."""
+    Derived indicators (shares of communes holding a title…) are computed from the recognised
+    titles this service holds (see `derived`)."""
     day = as_of or default_as_of(year)
     unit = await _unit(session, code, day)
     [set_row] = await CriteriaSetRepository(session).get_many([set_code])
@@ -220,6 +221,8 @@ async def evaluate_unit(
     )
     current = await repo.current_values(unit["id"], set_code, year)
     values = {r["indicator_code"]: _value(r) for r in current}
+    derived = await derived_values(session, criteria_set, year, [unit])
+    values.update(derived.get(unit["id"], {}))
     result = evaluation.evaluate(criteria_set, profile, year, values)
     return schemas.EvaluationOut(
         unit=schemas.UnitOut.model_validate(unit),
@@ -268,3 +271,19 @@ async def evaluate_unit(
             for c in result.criteria
         ],
     )
+
+
+async def lookup_evaluations(
+    session: AsyncSession, keys: list[schemas.EvaluationKey]
+) -> list[schemas.EvaluationOut | None]:
+    """Evaluations for many (unit, set, year) keys, in key order; unknown ones are null.
+
+    One evaluation after another: fine for a page of units; the set-wise path for whole
+    provinces is the criteria report."""
+    out: list[schemas.EvaluationOut | None] = []
+    for key in keys:
+        try:
+            out.append(await evaluate_unit(session, key.unit, key.set, key.year, key.as_of))
+        except (UnitNotFound, CriteriaSetNotFound):
+            out.append(None)
+    return out

@@ -162,6 +162,17 @@ class CriteriaClient(UpstreamClient):
         )["items"]
         return items
 
+    async def lookup_evaluations(self, keys: list[tuple[str, date, str, int]]) -> list[JSON | None]:
+        body = {
+            "keys": [
+                {"unit": u, "as_of": d.isoformat(), "set": s, "year": y} for u, d, s, y in keys
+            ]
+        }
+        items: list[JSON | None] = (
+            await self.request("POST", "/v1/evaluations/lookup", json=body)
+        )["items"]
+        return items
+
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(
             "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}

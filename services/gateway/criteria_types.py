@@ -145,3 +145,103 @@ class CriteriaSet:
             if definition is None:
                 return []
         return [Criterion.from_json(c) for c in definition["criteria"]]
+
+
+@strawberry.enum(description="Đạt / chưa đạt / chưa đủ dữ liệu")
+class CriterionStatus(Enum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+
+@strawberry.type
+class IndicatorResult:
+    code: str
+    name: str
+    value: str | None
+    threshold: str | None
+    met: bool | None
+    missing: bool
+    gap: float | None
+    verified: bool
+
+
+@strawberry.type
+class CriterionResult:
+    number: int
+    name: str
+    met: bool = strawberry.field(
+        description="True only when every indicator is met; see `status` for unknown"
+    )
+    status: CriterionStatus
+    indicators_met: int
+    indicators_total: int
+    planning_label: str | None = strawberry.field(
+        description="`co_ban_dat` (basically met): a planning label, never a recognition"
+    )
+    indicators: list[IndicatorResult]
+
+
+@strawberry.type(description="Đánh giá — a unit against a criteria set for a year")
+class Evaluation:
+    year: int
+    criteria_met: int
+    criteria_not_met: int
+    criteria_unknown: int
+    criteria_total: int
+    indicators_met: int
+    indicators_missing: int
+    indicators_total: int
+    meets_standard: bool
+    revocation_risk: bool
+    criteria: list[CriterionResult]
+    set_code: strawberry.Private[str]
+
+    @strawberry.field
+    async def criteria_set(self, info: Info[Context, None]) -> CriteriaSet:
+        item = await info.context.loaders.criteria_set.load(self.set_code)
+        assert item is not None  # the evaluation was made against it
+        return CriteriaSet.from_json(item)
+
+    @classmethod
+    def from_json(cls, item: JSON) -> Evaluation:
+        return cls(
+            year=item["year"],
+            criteria_met=item["criteria_met"],
+            criteria_not_met=item["criteria_not_met"],
+            criteria_unknown=item["criteria_unknown"],
+            criteria_total=item["criteria_total"],
+            indicators_met=item["indicators_met"],
+            indicators_missing=item["indicators_missing"],
+            indicators_total=item["indicators_total"],
+            meets_standard=item["meets_standard"],
+            revocation_risk=item["revocation_risk"],
+            set_code=item["criteria_set"],
+            criteria=[
+                CriterionResult(
+                    number=c["number"],
+                    name=c["name"],
+                    met=c["met"] is True,
+                    status=CriterionStatus.UNKNOWN
+                    if c["met"] is None
+                    else (CriterionStatus.MET if c["met"] else CriterionStatus.NOT_MET),
+                    indicators_met=c["indicators_met"],
+                    indicators_total=c["indicators_total"],
+                    planning_label=c["planning_label"],
+                    indicators=[
+                        IndicatorResult(
+                            code=i["code"],
+                            name=i["name"],
+                            value=i["value"],
+                            threshold=i["threshold"],
+                            met=i["met"],
+                            missing=i["missing"],
+                            gap=i["gap"],
+                            verified=i["verified"],
+                        )
+                        for i in c["indicators"]
+                    ],
+                )
+                for c in item["criteria"]
+            ],
+        )

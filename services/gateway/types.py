@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +13,9 @@ from strawberry.types import Info
 from services.gateway.clients import JSON, ChildrenKey
 from services.gateway.context import Context
 from services.gateway.errors import bad_input
+
+if TYPE_CHECKING:
+    from services.gateway.criteria_types import Evaluation
 
 MAX_FIRST = 1000
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
@@ -161,6 +164,19 @@ class Unit:
         if lineage is None:
             return []
         return [Unit.from_json(link["unit"], self.ref_date) for link in lineage[direction]]
+
+    @strawberry.field(description="This unit against a criteria set for a year, explained")
+    async def evaluation(
+        self, info: Info[Context, None], criteria_set: str, year: int
+    ) -> Annotated[Evaluation, strawberry.lazy("services.gateway.criteria_types")] | None:
+        from services.gateway.criteria_types import Evaluation
+
+        if not 2010 <= year <= 2035:
+            raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
+        item = await info.context.loaders.evaluation.load(
+            (self.code, self.ref_date, criteria_set, year)
+        )
+        return Evaluation.from_json(item) if item is not None else None
 
     @strawberry.field(description="The units this one was formed from (2025 reorganisation)")
     async def predecessors(self, info: Info[Context, None]) -> list[Unit]:

@@ -262,3 +262,20 @@ class EvaluationOut(BaseModel):
     meets_standard: bool
     revocation_risk: bool
     criteria: list[CriterionResultOut]
+
+
+class EvaluationKey(BaseModel):
+    unit: UnitCode
+    as_of: date | None = Field(default=None, description="Default: the year's last day or today")
+    set: Annotated[str, StringConstraints(max_length=64)]
+    year: int = Field(ge=2010, le=2035)
+
+
+class EvaluationLookupRequest(BaseModel):
+    keys: list[EvaluationKey] = Field(max_length=MAX_BATCH)
+
+
+class EvaluationLookupResponse(BaseModel):
+    items: list[EvaluationOut | None] = Field(
+        description="In key order; null where the unit or the set is unknown"
+    )
