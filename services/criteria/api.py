@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from services.criteria import schemas, service, values
+from services.criteria.domain.evaluation import BasicallyMetRule
 from services.criteria.models import UnitLevel
 from shared.clock import today
 from shared.db import SessionDep
@@ -299,9 +300,30 @@ async def put_profile(
     "with a missing indicator and no failing one is unknown (`met: null`).",
 )
 async def evaluate(
-    session: SessionDep, code: CodePath, set_code: SetQuery, year: YearQuery, as_of: AsOf = None
+    session: SessionDep,
+    code: CodePath,
+    set_code: SetQuery,
+    year: YearQuery,
+    as_of: AsOf = None,
+    basic_max_failed: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=10,
+            description="Planning label 'cơ bản đạt': at most this many failing "
+            "indicators in a criterion (off when absent)",
+        ),
+    ] = None,
+    basic_max_gap: Annotated[
+        float, Query(ge=0, le=1, description="…each within this share of its threshold")
+    ] = 0.1,
 ) -> schemas.EvaluationOut:
-    return await values.evaluate_unit(session, code, set_code, year, as_of)
+    rule = (
+        BasicallyMetRule(max_failed_indicators=basic_max_failed, max_relative_gap=basic_max_gap)
+        if basic_max_failed is not None
+        else None
+    )
+    return await values.evaluate_unit(session, code, set_code, year, as_of, rule)
 
 
 @values_router.post(

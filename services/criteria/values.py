@@ -11,10 +11,11 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria import schemas
-from services.criteria.derived import derived_values
+from services.criteria.derived import derived_values, evaluation_date
 from services.criteria.domain import catalog, evaluation
 from services.criteria.errors import CriteriaSetNotFound, UnitNotFound
 from services.criteria.repository import CriteriaSetRepository, UnitRepository, ValueRepository
+from services.criteria.repository.titles import TitleRepository
 from shared.clock import today
 from shared.errors import FieldError, InvalidInput
 
@@ -199,8 +200,54 @@ def default_as_of(year: int) -> date:
     return min(date(year, 12, 31), today())
 
 
+async def _revocation(
+    session: AsyncSession,
+    unit: RowMapping,
+    criteria_set: catalog.CriteriaSet,
+    year: int,
+    result: evaluation.Evaluation,
+) -> schemas.RevocationOut:
+    """QĐ 18/2022's bands for communes; for districts also the share of revoked communes."""
+    repo = TitleRepository(session)
+    day = evaluation_date(year, unit)
+    holds = unit["id"] in await repo.holds([unit["id"]], criteria_set.title, day)
+    keys = evaluation.key_criteria(criteria_set)
+    if criteria_set.level is catalog.Level.district:
+        commune_title = next(
+            (
+                i.derived.title
+                for c in criteria_set.criteria
+                for i in c.indicators
+                if i.derived is not None
+                and i.derived.rule is catalog.DerivedRule.share_of_units_with_title
+                and i.derived.level is catalog.Level.commune
+                and i.derived.title
+            ),
+            "xa-ntm",
+        )
+        total, revoked = await repo.revoked_below(unit["id"], "commune", commune_title, day)
+        check = evaluation.district_revocation_risk(result, keys, total, revoked)
+    else:
+        check = evaluation.commune_revocation_risk(result, keys)
+    return schemas.RevocationOut(
+        holds_title=holds,
+        at_risk=check.at_risk,
+        rule=check.rule,
+        not_met=list(check.not_met),
+        key_not_met=list(check.key_not_met),
+        share_not_met=check.share,
+        unknown_criteria=check.unknown_criteria,
+        communes_revoked_share=check.communes_revoked_share,
+    )
+
+
 async def evaluate_unit(
-    session: AsyncSession, code: str, set_code: str, year: int, as_of: date | None
+    session: AsyncSession,
+    code: str,
+    set_code: str,
+    year: int,
+    as_of: date | None,
+    basic_rule: evaluation.BasicallyMetRule | None = None,
 ) -> schemas.EvaluationOut:
     """The unit against the set for the year, explained indicator by indicator.
 
@@ -223,7 +270,8 @@ async def evaluate_unit(
     values = {r["indicator_code"]: _value(r) for r in current}
     derived = await derived_values(session, criteria_set, year, [unit])
     values.update(derived.get(unit["id"], {}))
-    result = evaluation.evaluate(criteria_set, profile, year, values)
+    result = evaluation.evaluate(criteria_set, profile, year, values, basic_rule=basic_rule)
+    revocation = await _revocation(session, unit, criteria_set, year, result)
     return schemas.EvaluationOut(
         unit=schemas.UnitOut.model_validate(unit),
         criteria_set=set_code,
@@ -241,7 +289,8 @@ async def evaluate_unit(
         indicators_missing=result.indicators_missing,
         indicators_total=result.indicators_total,
         meets_standard=result.meets_standard,
-        revocation_risk=result.revocation_risk,
+        revocation_risk=revocation.holds_title and revocation.at_risk,
+        revocation=revocation,
         criteria=[
             schemas.CriterionResultOut(
                 number=c.number,

@@ -140,3 +140,25 @@ class TitleRepository:
             {"ids": list(unit_ids)},
         )
         return {row["unit_id"]: row for row in result.mappings()}
+
+    async def revoked_below(
+        self, unit_id: int, level: str, title: str, on: date
+    ) -> tuple[int, int]:
+        """(units of `level` below valid on `on`, how many have `title` revoked and not held)."""
+        result = await self.session.execute(
+            text(
+                "SELECT count(c.id) AS total, count(c.id) FILTER (WHERE EXISTS ("
+                "   SELECT 1 FROM criteria.recognised_titles t WHERE t.unit_id = c.id"
+                "   AND t.title = :title AND t.revoked_on <= :d) AND NOT EXISTS ("
+                "   SELECT 1 FROM criteria.recognised_titles t WHERE t.unit_id = c.id"
+                "   AND t.title = :title AND " + HELD_AT.format(d=":d") + ")) AS revoked"
+                " FROM criteria.units p JOIN criteria.units c ON c.path LIKE p.path || '.%'"
+                "  AND c.level = :level"
+                "  AND (c.valid_from IS NULL OR c.valid_from <= :d)"
+                "  AND (c.valid_to IS NULL OR c.valid_to >= :d)"
+                " WHERE p.id = :u"
+            ),
+            {"u": unit_id, "level": level, "title": title, "d": on},
+        )
+        row = result.one()
+        return int(row.total), int(row.revoked)

@@ -260,7 +260,8 @@ class EvaluationOut(BaseModel):
     indicators_missing: int
     indicators_total: int
     meets_standard: bool
-    revocation_risk: bool
+    revocation_risk: bool = Field(description="The unit holds the title and a band is reached")
+    revocation: RevocationOut
     criteria: list[CriterionResultOut]
 
 
@@ -279,3 +280,22 @@ class EvaluationLookupResponse(BaseModel):
     items: list[EvaluationOut | None] = Field(
         description="In key order; null where the unit or the set is unknown"
     )
+
+
+class RevocationOut(BaseModel):
+    """The revocation watch (QĐ 18/2022): a risk only for a unit holding the set's title."""
+
+    holds_title: bool
+    at_risk: bool
+    rule: str | None = Field(
+        description="commune_50_percent, commune_30_percent_with_key, district_50_percent, "
+        "district_30_percent_with_key, district_communes_revoked_30_percent"
+    )
+    not_met: list[int]
+    key_not_met: list[int]
+    share_not_met: float
+    unknown_criteria: int = Field(description="Not counted as not met; > 0 = incomplete check")
+    communes_revoked_share: float | None
+
+
+EvaluationOut.model_rebuild()
