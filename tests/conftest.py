@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESET_STATEMENTS = [
     # append-only tables refuse DELETE; TRUNCATE is the test harness's privilege
     "TRUNCATE criteria.indicator_values, criteria.unit_profiles, criteria.recognised_titles,"
+    " criteria.targets,"
     " criteria.inbox",
     "DELETE FROM criteria.unit_lineage WHERE predecessor_id IN"
     " (SELECT id FROM criteria.units WHERE source = 'local')"

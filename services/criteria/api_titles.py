@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from services.criteria import titles
-from services.criteria.api import AsOf, CodePath
+from fastapi import APIRouter, Path
+
+from services.criteria import targets, titles
+from services.criteria.api import AsOf, CodePath, RecordedBy
+from services.criteria.schemas.targets import (
+    TargetLookupRequest,
+    TargetLookupResponse,
+    TargetOut,
+    TargetsIn,
+)
 from services.criteria.schemas.titles import TitleEvent, TitleEventResult, TitleOut
+from services.criteria.values import default_as_of
 from shared.clock import today
 from shared.db import SessionDep
 from shared.errors import problem_responses
 
-router = APIRouter(prefix="/v1", tags=["recognised titles"])
+router = APIRouter(prefix="/v1", tags=["recognised titles and targets"])
+Year = Annotated[int, Path(ge=2010, le=2035, examples=[2023])]
 
 
 @router.post(
@@ -34,3 +44,44 @@ async def apply_title_event(session: SessionDep, body: TitleEvent) -> TitleEvent
 )
 async def list_titles(session: SessionDep, code: CodePath, as_of: AsOf = None) -> list[TitleOut]:
     return await titles.titles_of(session, code, as_of or today())
+
+
+@router.get(
+    "/units/{code}/targets/{year}",
+    response_model=list[TargetOut],
+    responses=problem_responses(404, 422),
+    summary="The unit's targets for a year, with progress",
+)
+async def get_targets(
+    session: SessionDep, code: CodePath, year: Year, as_of: AsOf = None
+) -> list[TargetOut]:
+    return await targets.get_targets(session, code, year, as_of or default_as_of(year))
+
+
+@router.put(
+    "/units/{code}/targets/{year}",
+    response_model=list[TargetOut],
+    responses=problem_responses(404, 422),
+    summary="Set the unit's whole plan of targets for a year (idempotent)",
+)
+async def put_targets(
+    session: SessionDep,
+    code: CodePath,
+    year: Year,
+    body: TargetsIn,
+    as_of: AsOf = None,
+    recorded_by: RecordedBy = None,
+) -> list[TargetOut]:
+    return await targets.put_targets(
+        session, code, year, as_of or default_as_of(year), body, recorded_by
+    )
+
+
+@router.post(
+    "/targets/lookup",
+    response_model=TargetLookupResponse,
+    responses=problem_responses(422),
+    summary="Targets of many (unit, year) keys, answered in key order",
+)
+async def lookup_targets(session: SessionDep, body: TargetLookupRequest) -> TargetLookupResponse:
+    return TargetLookupResponse(items=await targets.lookup_targets(session, body.keys))

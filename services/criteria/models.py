@@ -280,3 +280,29 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+class Target(SQLModel, table=True):
+    """A yearly target of a unit: how many new titles of a kind (or a manually tracked count)."""
+
+    __tablename__ = "targets"
+    __table_args__ = (
+        Index("ix_targets_unit_id_year_kind", "unit_id", "year", "kind", unique=True),
+        CheckConstraint("quantity > 0", name="positive"),
+        {"schema": SCHEMA},
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    unit_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey(f"{SCHEMA}.units.id"), nullable=False)
+    )
+    year: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    label_vi: str = Field(sa_column=Column(Text, nullable=False))
+    quantity: int
+    achieved_manual: int | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

@@ -173,6 +173,13 @@ class CriteriaClient(UpstreamClient):
         )["items"]
         return items
 
+    async def lookup_targets(self, keys: list[tuple[str, date, int]]) -> list[list[JSON] | None]:
+        body = {"keys": [{"unit": u, "as_of": d.isoformat(), "year": y} for u, d, y in keys]}
+        items: list[list[JSON] | None] = (
+            await self.request("POST", "/v1/targets/lookup", json=body)
+        )["items"]
+        return items
+
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(
             "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}

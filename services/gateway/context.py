@@ -25,6 +25,9 @@ class Loaders:
         self.criteria_set: DataLoader[str, JSON | None] = DataLoader(
             load_fn=criteria.lookup_criteria_sets
         )
+        self.targets: DataLoader[tuple[str, date, int], list[JSON] | None] = DataLoader(
+            load_fn=criteria.lookup_targets
+        )
         self.evaluation: DataLoader[tuple[str, date, str, int], JSON | None] = DataLoader(
             load_fn=criteria.lookup_evaluations
         )

@@ -245,3 +245,26 @@ class Evaluation:
                 for c in item["criteria"]
             ],
         )
+
+
+@strawberry.type(description="Mục tiêu — a yearly target and the progress against it")
+class Target:
+    kind: str
+    label: str
+    quantity: int
+    achieved: int
+    remaining: int
+    met: bool
+    source: str = strawberry.field(description="`titles` (counted) or `manual`")
+
+    @classmethod
+    def from_json(cls, item: JSON) -> Target:
+        return cls(
+            kind=item["kind"],
+            label=item["label_vi"],
+            quantity=item["quantity"],
+            achieved=item["achieved"],
+            remaining=item["remaining"],
+            met=item["met"],
+            source=item["source"],
+        )

@@ -15,7 +15,7 @@ from services.gateway.context import Context
 from services.gateway.errors import bad_input
 
 if TYPE_CHECKING:
-    from services.gateway.criteria_types import Evaluation
+    from services.gateway.criteria_types import Evaluation, Target
 
 MAX_FIRST = 1000
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
@@ -177,6 +177,17 @@ class Unit:
             (self.code, self.ref_date, criteria_set, year)
         )
         return Evaluation.from_json(item) if item is not None else None
+
+    @strawberry.field(description="Yearly targets of the unit with their progress")
+    async def targets(
+        self, info: Info[Context, None], year: int
+    ) -> list[Annotated[Target, strawberry.lazy("services.gateway.criteria_types")]]:
+        from services.gateway.criteria_types import Target
+
+        if not 2010 <= year <= 2035:
+            raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
+        items = await info.context.loaders.targets.load((self.code, self.ref_date, year))
+        return [Target.from_json(t) for t in items or []]
 
     @strawberry.field(description="The units this one was formed from (2025 reorganisation)")
     async def predecessors(self, info: Info[Context, None]) -> list[Unit]:

@@ -70,3 +70,29 @@ class TestUnitEvaluation:
             ' evaluation(criteriaSet:"xa-ntm-2021", year: 2023) { criteriaSet { code } } } }'
         )
         assert data["unit"]["evaluation"]["criteriaSet"]["code"] == "xa-ntm-2021"
+
+
+class TestUnitTargets:
+    async def test_targets_of_a_district_with_progress(
+        self, gql: GraphQL, criteria: httpx.AsyncClient
+    ) -> None:
+        plan = {
+            "targets": [{"kind": "xa-ntm-kieu-mau", "label_vi": "Xã NTM kiểu mẫu", "quantity": 1}]
+        }
+        put = await criteria.put("/v1/units/395/targets/2023", json=plan)
+        assert put.status_code == 200, put.text
+        data = await gql.data(
+            '{ unit(code:"395", asOf:"2023-05-19") { targets(year: 2023)'
+            " { kind label quantity achieved remaining met source } } }"
+        )
+        assert data["unit"]["targets"] == [
+            {
+                "kind": "xa-ntm-kieu-mau",
+                "label": "Xã NTM kiểu mẫu",
+                "quantity": 1,
+                "achieved": 0,
+                "remaining": 1,
+                "met": False,
+                "source": "titles",
+            }
+        ]
