@@ -32,6 +32,9 @@ RESET_STATEMENTS = [
     "TRUNCATE criteria.indicator_values, criteria.unit_profiles, criteria.recognised_titles,"
     " criteria.targets,"
     " criteria.inbox",
+    # province variants are made by tests; the shipped national sets stay
+    "DELETE FROM criteria.criteria_indicators WHERE set_code LIKE '%@%'",
+    "DELETE FROM criteria.criteria_sets WHERE extends IS NOT NULL",
     "DELETE FROM criteria.unit_lineage WHERE predecessor_id IN"
     " (SELECT id FROM criteria.units WHERE source = 'local')"
     " OR successor_id IN (SELECT id FROM criteria.units WHERE source = 'local')",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from services.criteria import schemas, service, values
+from services.criteria.domain.catalog import VariantSpec
 from services.criteria.domain.evaluation import BasicallyMetRule
 from services.criteria.models import UnitLevel
 from shared.clock import today
@@ -338,3 +339,20 @@ async def lookup_evaluations(
     return schemas.EvaluationLookupResponse(
         items=await values.lookup_evaluations(session, body.keys)
     )
+
+
+@sets_router.put(
+    "/criteria-sets/{code}/variants/{province}",
+    response_model=schemas.CriteriaSetOut,
+    responses=problem_responses(404, 422),
+    summary="Create or replace a province's variant of a national set (`<code>@<province>`)",
+    description="Overrides thresholds of existing indicators and adds indicators; criteria are "
+    "never removed. Evaluate against it with `set=<code>@<province>`.",
+)
+async def put_variant(
+    session: SessionDep,
+    code: Annotated[str, Path(pattern=r"^[a-z0-9-]+$", max_length=64)],
+    province: Annotated[str, Path(pattern=r"^\d{2}$")],
+    body: VariantSpec,
+) -> schemas.CriteriaSetOut:
+    return await service.put_variant(session, code, province, body)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria import schemas
+from services.criteria.domain import catalog
 from services.criteria.errors import (
     CriteriaSetNotFound,
     InvalidValidity,
@@ -24,7 +25,7 @@ from services.criteria.reference.admin_units import DATASET, build_national_unit
 from services.criteria.reference.catalog import DATASET as CATALOG_DATASET
 from services.criteria.reference.catalog import catalog_checksum, load_catalog
 from services.criteria.repository import CriteriaSetRepository, UnitRepository
-from shared.errors import InvalidInput
+from shared.errors import FieldError, InvalidInput
 from shared.pagination import decode_cursor, encode_cursor
 from shared.vn import fold
 
@@ -275,3 +276,46 @@ async def load_catalog_data(session: AsyncSession, *, force: bool = False) -> in
     await repo.record_load(CATALOG_DATASET, checksum, count)
     log.info("criteria catalog loaded", extra={"sets": [s.code for s in sets]})
     return count
+
+
+async def put_variant(
+    session: AsyncSession, base_code: str, province_code: str, spec: catalog.VariantSpec
+) -> schemas.CriteriaSetOut:
+    """Create or replace a province's variant of a national set (`<base>@<province>`)."""
+    repo = CriteriaSetRepository(session)
+    [base_row] = await repo.get_many([base_code])
+    if base_row is None:
+        raise CriteriaSetNotFound(base_code)
+    if not await UnitRepository(session).is_province(province_code):
+        raise InvalidInput(
+            f"'{province_code}' không phải mã tỉnh.",
+            f"'{province_code}' is not a province code.",
+            code="variant.not_a_province",
+            errors=[
+                FieldError(
+                    field="province",
+                    code="variant.not_a_province",
+                    message_vi="Mã tỉnh không hợp lệ.",
+                    message_en="Not a province code.",
+                )
+            ],
+        )
+    base = catalog.CriteriaSet.model_validate(base_row["definition"])
+    try:
+        variant = catalog.derive_variant(base, province_code, spec)
+    except catalog.VariantError as exc:
+        raise InvalidInput(
+            exc.message_vi,
+            exc.message_en,
+            code="variant.invalid",
+            errors=[
+                FieldError(
+                    field=exc.field,
+                    code="variant.invalid",
+                    message_vi=exc.message_vi,
+                    message_en=exc.message_en,
+                )
+            ],
+        ) from exc
+    await repo.upsert([variant])
+    return await get_criteria_set(session, variant.code)

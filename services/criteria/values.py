@@ -266,8 +266,12 @@ async def evaluate_unit(
         commune_group=profile_row["commune_group"] if profile_row else None,
         specially_disadvantaged=bool(profile_row and profile_row["specially_disadvantaged"]),
     )
-    current = await repo.current_values(unit["id"], set_code, year)
-    values = {r["indicator_code"]: _value(r) for r in current}
+    # A province variant reads the values recorded against its national set, and those of
+    # its own added indicators (recorded against the variant's code).
+    values: dict[str, evaluation.Value] = {}
+    for code_of_values in filter(None, [criteria_set.extends, set_code]):
+        current = await repo.current_values(unit["id"], code_of_values, year)
+        values |= {r["indicator_code"]: _value(r) for r in current}
     derived = await derived_values(session, criteria_set, year, [unit])
     values.update(derived.get(unit["id"], {}))
     result = evaluation.evaluate(criteria_set, profile, year, values, basic_rule=basic_rule)

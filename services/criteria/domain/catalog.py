@@ -194,3 +194,102 @@ class CriteriaSet(BaseModel):
     @property
     def indicator_count(self) -> int:
         return sum(len(c.indicators) for c in self.criteria)
+
+
+class IndicatorOverride(BaseModel):
+    """A province's thresholds for an indicator of the national set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: IndicatorCode
+    thresholds: list[Threshold] = Field(min_length=1)
+    verified: bool
+    source: str = Field(min_length=1)
+
+
+class AddedIndicator(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    criterion: int = Field(ge=1, le=30)
+    indicator: Indicator
+
+
+class VariantSpec(BaseModel):
+    """A province's own set derived from a national one: thresholds overridden, indicators
+    added; criteria are never removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300)
+    legal_basis: str = Field(min_length=1, max_length=500)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    overrides: list[IndicatorOverride] = Field(default_factory=list, max_length=500)
+    additions: list[AddedIndicator] = Field(default_factory=list, max_length=200)
+
+
+class VariantError(ValueError):
+    """A variant that does not fit its base set; `field` names the failing part."""
+
+    def __init__(self, field: str, message_vi: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.field = field
+        self.message_vi = message_vi
+        self.message_en = message_en
+
+
+def derive_variant(base: CriteriaSet, province_code: str, spec: VariantSpec) -> CriteriaSet:
+    """The set `<base>@<province>`: the base with the spec's overrides and additions applied,
+    validated like any shipped set."""
+    if base.extends is not None:
+        raise VariantError(
+            "set",
+            "Chỉ tạo biến thể từ bộ tiêu chí quốc gia.",
+            "Variants derive from national sets.",
+        )
+    data = base.model_dump(mode="json")
+    indicators = {i["code"]: i for c in data["criteria"] for i in c["indicators"]}
+    for n, override in enumerate(spec.overrides):
+        target = indicators.get(override.code)
+        if target is None:
+            raise VariantError(
+                f"overrides.{n}.code",
+                f"Bộ '{base.code}' không có chỉ tiêu '{override.code}'.",
+                f"Set '{base.code}' has no indicator '{override.code}'.",
+            )
+        target["thresholds"] = [t.model_dump(mode="json") for t in override.thresholds]
+        target["verified"] = override.verified
+        target["source"] = override.source
+    criteria = {c["number"]: c for c in data["criteria"]}
+    for n, added in enumerate(spec.additions):
+        criterion = criteria.get(added.criterion)
+        if criterion is None:
+            raise VariantError(
+                f"additions.{n}.criterion",
+                f"Bộ '{base.code}' không có tiêu chí số {added.criterion}.",
+                f"Set '{base.code}' has no criterion {added.criterion}.",
+            )
+        if added.indicator.code in indicators:
+            raise VariantError(
+                f"additions.{n}.indicator.code",
+                f"Chỉ tiêu '{added.indicator.code}' đã có trong bộ quốc gia.",
+                f"Indicator '{added.indicator.code}' already exists in the national set.",
+            )
+        new = added.indicator.model_dump(mode="json")
+        criterion["indicators"].append(new)
+        indicators[added.indicator.code] = new
+    data |= {
+        "code": f"{base.code}@{province_code}",
+        "name": spec.name,
+        "legal_basis": spec.legal_basis,
+        "extends": base.code,
+        "province_code": province_code,
+        "valid_from": spec.valid_from.isoformat() if spec.valid_from else data["valid_from"],
+        "valid_to": spec.valid_to.isoformat() if spec.valid_to else data["valid_to"],
+    }
+    try:
+        return CriteriaSet.model_validate(data)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise VariantError(
+            "body", f"Biến thể không hợp lệ: {exc}", f"Invalid variant: {exc}"
+        ) from exc

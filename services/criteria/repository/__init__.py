@@ -181,6 +181,13 @@ class UnitRepository:
         )
         return list(result.mappings())
 
+    async def is_province(self, code: str) -> bool:
+        result = await self.session.execute(
+            text("SELECT 1 FROM criteria.units WHERE code = :c AND level = 'province' LIMIT 1"),
+            {"c": code},
+        )
+        return result.first() is not None
+
     async def get_in_edition(self, edition: str, code: str) -> RowMapping | None:
         result = await self.session.execute(
             text(
