@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.evaluation import bench_province_report
+from bench.imports import bench_indicator_import
 from services.criteria.app import create_app as create_criteria_app
 from services.criteria.reference.admin_units import build_national_units
 from services.criteria.repository import UnitRepository
@@ -113,7 +115,7 @@ async def bench_gateway_units(
     return ("GraphQL: 547 communes + parent names vs the same 2 REST calls", t_gw, t_direct)
 
 
-async def main(repeat: int) -> None:
+async def main(repeat: int, rows: int = 500_000) -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     server = None
     if not url:
@@ -128,7 +130,10 @@ async def main(repeat: int) -> None:
         results = [
             await bench_reference_load(db, repeat),
             await bench_gateway_units(settings, db, repeat),
+            await bench_province_report(settings, db, repeat),
         ]
+        if rows:  # last: its 500,000 values would change what the benchmarks above read
+            results.append((await bench_indicator_import(settings, db, rows)).row())
     finally:
         await db.dispose()
         if server is not None:
@@ -143,4 +148,8 @@ async def main(repeat: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--repeat", type=int, default=15)
-    asyncio.run(main(parser.parse_args().repeat))
+    parser.add_argument(
+        "--rows", type=int, default=500_000, help="rows of the import benchmark (0: skip it)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.repeat, args.rows))

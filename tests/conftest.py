@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESET_STATEMENTS = [
     # append-only tables refuse DELETE; TRUNCATE is the test harness's privilege
     "TRUNCATE criteria.indicator_values, criteria.unit_profiles, criteria.recognised_titles,"
-    " criteria.targets,"
+    " criteria.targets, criteria.import_jobs,"
     " criteria.inbox",
     # province variants are made by tests; the shipped national sets stay
     "DELETE FROM criteria.criteria_indicators WHERE set_code LIKE '%@%'",

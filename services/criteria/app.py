@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.criteria import api, api_titles
+from services.criteria import api, api_imports, api_reports, api_titles
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
 from shared.settings import Settings
@@ -22,7 +22,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "messages.",
         settings=settings,
         trees=[TREE],
-        routers=[api.router, api.sets_router, api.values_router, api_titles.router],
+        routers=[
+            api.router,
+            api.sets_router,
+            api.values_router,
+            api_titles.router,
+            api_reports.router,
+            api_imports.router,
+        ],
         db=db,
     )
 

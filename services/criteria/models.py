@@ -306,3 +306,46 @@ class Target(SQLModel, table=True):
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
+
+
+class ImportJob(SQLModel, table=True):
+    """A large bulk import processed in the background: its progress, then its summary.
+    `updated_at` moves with every progress update (a job whose process died stops moving)."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        CheckConstraint("mode IN ('atomic', 'partial')", name="mode"),
+        {"schema": SCHEMA},
+    )
+
+    id: uuid.UUID = Field(sa_column=Column(PG_UUID(as_uuid=True), primary_key=True))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    dry_run: bool
+    mode: str = Field(sa_column=Column(Text, nullable=False))
+    total: int = 0
+    processed: int = 0
+    created: int = 0
+    updated: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    errors_truncated: bool = False
+    problem: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    recorded_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    request_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    started_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )

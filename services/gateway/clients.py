@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -179,6 +180,26 @@ class CriteriaClient(UpstreamClient):
             await self.request("POST", "/v1/targets/lookup", json=body)
         )["items"]
         return items
+
+    async def criteria_reports(
+        self, keys: list[tuple[str, date, str, int]]
+    ) -> list[JSON | GatewayError]:
+        """One report per key (reports are whole-district reads; they are fetched concurrently,
+        and a failing key fails only its own field)."""
+
+        async def one(key: tuple[str, date, str, int]) -> JSON | GatewayError:
+            unit, day, set_code, year = key
+            try:
+                report: JSON = await self.request(
+                    "GET",
+                    f"/v1/units/{unit}/criteria-report",
+                    params={"set": set_code, "year": year, "as_of": day.isoformat()},
+                )
+            except GatewayError as exc:
+                return exc
+            return report
+
+        return list(await asyncio.gather(*(one(k) for k in keys)))
 
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(

@@ -28,6 +28,9 @@ class Loaders:
         self.targets: DataLoader[tuple[str, date, int], list[JSON] | None] = DataLoader(
             load_fn=criteria.lookup_targets
         )
+        self.criteria_report: DataLoader[tuple[str, date, str, int], JSON] = DataLoader(
+            load_fn=criteria.criteria_reports  # a GatewayError in the list fails only its key
+        )
         self.evaluation: DataLoader[tuple[str, date, str, int], JSON | None] = DataLoader(
             load_fn=criteria.lookup_evaluations
         )

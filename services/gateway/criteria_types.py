@@ -268,3 +268,62 @@ class Target:
             met=item["met"],
             source=item["source"],
         )
+
+
+@strawberry.type
+class CriteriaBucket:
+    criteria_met: int
+    units: int
+    indicators_met_min: int
+    indicators_met_max: int
+    unit_codes: list[str]
+
+
+@strawberry.type
+class CriterionFailure:
+    number: int
+    name: str
+    units_not_met: int
+    unit_codes: list[str]
+    units_unknown: int
+
+
+@strawberry.type(description="Báo cáo rà soát tiêu chí — all units below a unit against a set")
+class CriteriaReport:
+    units_evaluated: int
+    units_total: int
+    units_without_data: int
+    meeting_standard: int
+    distribution: list[CriteriaBucket]
+    criterion_failures: list[CriterionFailure]
+    summary_vi: str
+
+    @classmethod
+    def from_json(cls, item: JSON) -> CriteriaReport:
+        return cls(
+            units_evaluated=item["units_evaluated"],
+            units_total=item["units_total"],
+            units_without_data=item["units_without_data"],
+            meeting_standard=item["meeting_standard"],
+            distribution=[
+                CriteriaBucket(
+                    criteria_met=b["criteria_met"],
+                    units=b["units"],
+                    indicators_met_min=b["indicators_met_min"],
+                    indicators_met_max=b["indicators_met_max"],
+                    unit_codes=b["unit_codes"],
+                )
+                for b in item["distribution"]
+            ],
+            criterion_failures=[
+                CriterionFailure(
+                    number=f["number"],
+                    name=f["name"],
+                    units_not_met=f["units_not_met"],
+                    unit_codes=f["unit_codes"],
+                    units_unknown=f["units_unknown"],
+                )
+                for f in item["criterion_failures"]
+            ],
+            summary_vi=item["summary_vi"],
+        )

@@ -15,7 +15,7 @@ from services.gateway.context import Context
 from services.gateway.errors import bad_input
 
 if TYPE_CHECKING:
-    from services.gateway.criteria_types import Evaluation, Target
+    from services.gateway.criteria_types import CriteriaReport, Evaluation, Target
 
 MAX_FIRST = 1000
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
@@ -177,6 +177,19 @@ class Unit:
             (self.code, self.ref_date, criteria_set, year)
         )
         return Evaluation.from_json(item) if item is not None else None
+
+    @strawberry.field(description="All units below this one against a set: the district report")
+    async def criteria_report(
+        self, info: Info[Context, None], criteria_set: str, year: int
+    ) -> Annotated[CriteriaReport, strawberry.lazy("services.gateway.criteria_types")]:
+        from services.gateway.criteria_types import CriteriaReport
+
+        if not 2010 <= year <= 2035:
+            raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
+        item = await info.context.loaders.criteria_report.load(
+            (self.code, self.ref_date, criteria_set, year)
+        )
+        return CriteriaReport.from_json(item)  # a failed report raised in `load`
 
     @strawberry.field(description="Yearly targets of the unit with their progress")
     async def targets(

@@ -96,3 +96,45 @@ class TestUnitTargets:
                 "source": "titles",
             }
         ]
+
+
+class TestCriteriaReport:
+    async def test_district_report_with_summary(
+        self, gql: GraphQL, criteria: httpx.AsyncClient
+    ) -> None:
+        recorded = await criteria.post(
+            "/v1/indicator-values",
+            json={
+                "values": [
+                    {
+                        "unit": "15592",
+                        "set": "xa-ntm-2021",
+                        "year": 2023,
+                        "indicator": "3.1",
+                        "value": 50,
+                        "as_of": "2023-05-19",
+                    }
+                ]
+            },
+        )
+        assert recorded.status_code == 201
+        data = await gql.data(
+            '{ unit(code:"395", asOf:"2023-05-19") { criteriaReport(criteriaSet:"xa-ntm-2021",'
+            " year: 2023) { unitsEvaluated unitsTotal summaryVi"
+            " criterionFailures { number unitsNotMet unitCodes } } } }"
+        )
+        report = data["unit"]["criteriaReport"]
+        assert report["unitsTotal"] == 30
+        assert report["unitsEvaluated"] == 1
+        failure = next(f for f in report["criterionFailures"] if f["number"] == 3)
+        assert failure == {"number": 3, "unitsNotMet": 1, "unitCodes": ["15592"]}
+        assert "Tiêu chí số 3" in report["summaryVi"]
+
+    async def test_a_set_of_the_wrong_level_is_a_coded_error(self, gql: GraphQL) -> None:
+        body = await gql(
+            '{ unit(code:"15592", asOf:"2023-05-19") { criteriaReport('
+            'criteriaSet:"xa-ntm-2021", year: 2023) { unitsEvaluated } } }'
+        )
+        extensions = body["errors"][0]["extensions"]
+        assert extensions["code"] == "BAD_USER_INPUT"
+        assert extensions["upstream_code"] == "report.level_mismatch"
