@@ -16,6 +16,8 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from services.criteria.app import create_app as create_criteria_app
@@ -25,6 +27,13 @@ from shared.embedded import EmbeddedPostgres
 from shared.settings import Settings, to_asyncpg_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests judge correctness, not speed: on a cold 2-core CI machine the first draws of
+# a strategy can be slow, which is no failure of the code under test.
+hypothesis_settings.register_profile(
+    "ntm", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("ntm")
 
 # Rows tests may create; reference rows (national units, lineage) are never touched.
 RESET_STATEMENTS = [
