@@ -723,8 +723,16 @@ class JobNotFound(NotFound):
         )
 
 
+# A running job writes progress at least every few seconds, except during its final INSERT
+# (about 20 s per 500,000 rows here): ten silent minutes mean its process died. Its data
+# transaction died with it, so nothing was half-applied.
+STALE_AFTER_S = 600
+
+
 async def get_job(session: AsyncSession, job_id: uuid.UUID, root_path: str) -> ImportJobOut:
-    row = await ImportJobRepository(session).get(job_id)
+    jobs = ImportJobRepository(session)
+    await jobs.fail_if_stale(job_id, STALE_AFTER_S)
+    row = await jobs.get(job_id)
     if row is None:
         raise JobNotFound(job_id)
     return _job_out(row, root_path)

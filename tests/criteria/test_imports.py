@@ -4,6 +4,7 @@ atomic / partial / dry-run, idempotent re-sends, row errors by line, and backgro
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any, ClassVar
 
 import httpx
@@ -11,9 +12,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text as sql
 
 from services.criteria import imports
 from shared.bulk import ImportFormat, ImportLimits
+from shared.db import Database
 
 COMMUNE = "15592"  # Xã Xuân Minh, Thọ Xuân, Thanh Hóa: a commune until 2025-06-30
 DISTRICT = "395"  # Huyện Thọ Xuân
@@ -462,6 +465,43 @@ class TestJobs:
         assert response.json()["code"] == "import_job.not_found"
         bad = await criteria.get("/v1/imports/jobs/not-a-uuid")
         assert bad.status_code == 422
+
+    async def test_a_running_job_whose_heartbeat_stopped_reads_as_interrupted(
+        self, criteria: httpx.AsyncClient, db: Database
+    ) -> None:
+        job_id = uuid.uuid4()
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                sql(
+                    "INSERT INTO criteria.import_jobs (id, kind, status, dry_run, mode, total,"
+                    " processed, created, updated, ignored, rejected, errors_truncated,"
+                    " started_at, updated_at) VALUES (:id, 'indicator-values', 'running',"
+                    " false, 'atomic', 10, 0, 0, 0, 0, 0, false, now() - interval '1 hour',"
+                    " now() - interval '11 minutes')"
+                ),
+                {"id": job_id},
+            )
+        body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
+        assert body["status"] == "failed"
+        assert body["problem"]["code"] == "import.interrupted"
+
+    async def test_a_job_still_moving_is_not_declared_dead(
+        self, criteria: httpx.AsyncClient, db: Database
+    ) -> None:
+        job_id = uuid.uuid4()
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                sql(
+                    "INSERT INTO criteria.import_jobs (id, kind, status, dry_run, mode, total,"
+                    " processed, created, updated, ignored, rejected, errors_truncated,"
+                    " started_at, updated_at) VALUES (:id, 'indicator-values', 'running',"
+                    " false, 'atomic', 10, 0, 0, 0, 0, 0, false, now() - interval '1 hour',"
+                    " now() - interval '1 minute')"
+                ),
+                {"id": job_id},
+            )
+        body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
+        assert body["status"] == "running"
 
 
 class TestRowChecks:

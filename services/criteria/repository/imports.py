@@ -324,6 +324,30 @@ class ImportJobRepository:
             {"id": job_id, "p": processed, "r": rejected},
         )
 
+    async def fail_if_stale(self, job_id: uuid.UUID, stale_after_s: int) -> None:
+        """A running job whose heartbeat (`updated_at`) stopped: its process died."""
+        await self.session.execute(
+            text(
+                "UPDATE criteria.import_jobs SET status = 'failed', finished_at = now(),"
+                " updated_at = now(), problem = CAST(:problem AS jsonb)"
+                " WHERE id = :id AND status = 'running'"
+                " AND updated_at < now() - make_interval(secs => :secs)"
+            ),
+            {
+                "id": job_id,
+                "secs": stale_after_s,
+                "problem": orjson.dumps(
+                    {
+                        "code": "import.interrupted",
+                        "message_vi": "Lượt nhập bị gián đoạn (tiến trình xử lý đã dừng); "
+                        "không dòng nào được ghi, vui lòng gửi lại tệp.",
+                        "message_en": "The import was interrupted (its process stopped); "
+                        "nothing was recorded, please send the file again.",
+                    }
+                ).decode(),
+            },
+        )
+
     async def finish(
         self,
         job_id: uuid.UUID,
