@@ -466,9 +466,8 @@ class TestJobs:
         bad = await criteria.get("/v1/imports/jobs/not-a-uuid")
         assert bad.status_code == 422
 
-    async def test_a_running_job_whose_heartbeat_stopped_reads_as_interrupted(
-        self, criteria: httpx.AsyncClient, db: Database
-    ) -> None:
+    async def running_job(self, db: Database, silent_for: str) -> uuid.UUID:
+        """A job row as a running process leaves it, its heartbeat last moved `silent_for` ago."""
         job_id = uuid.uuid4()
         async with db.engine.begin() as conn:
             await conn.execute(
@@ -477,10 +476,16 @@ class TestJobs:
                     " processed, created, updated, ignored, rejected, errors_truncated,"
                     " started_at, updated_at) VALUES (:id, 'indicator-values', 'running',"
                     " false, 'atomic', 10, 0, 0, 0, 0, 0, false, now() - interval '1 hour',"
-                    " now() - interval '11 minutes')"
+                    " now() - CAST(:silent AS interval))"
                 ),
-                {"id": job_id},
+                {"id": job_id, "silent": silent_for},
             )
+        return job_id
+
+    async def test_a_running_job_whose_heartbeat_stopped_reads_as_interrupted(
+        self, criteria: httpx.AsyncClient, db: Database
+    ) -> None:
+        job_id = await self.running_job(db, "11 minutes")
         body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
         assert body["status"] == "failed"
         assert body["problem"]["code"] == "import.interrupted"
@@ -488,18 +493,7 @@ class TestJobs:
     async def test_a_job_still_moving_is_not_declared_dead(
         self, criteria: httpx.AsyncClient, db: Database
     ) -> None:
-        job_id = uuid.uuid4()
-        async with db.engine.begin() as conn:
-            await conn.execute(
-                sql(
-                    "INSERT INTO criteria.import_jobs (id, kind, status, dry_run, mode, total,"
-                    " processed, created, updated, ignored, rejected, errors_truncated,"
-                    " started_at, updated_at) VALUES (:id, 'indicator-values', 'running',"
-                    " false, 'atomic', 10, 0, 0, 0, 0, 0, false, now() - interval '1 hour',"
-                    " now() - interval '1 minute')"
-                ),
-                {"id": job_id},
-            )
+        job_id = await self.running_job(db, "1 minute")
         body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
         assert body["status"] == "running"
 
