@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -466,7 +467,7 @@ class TestJobs:
         bad = await criteria.get("/v1/imports/jobs/not-a-uuid")
         assert bad.status_code == 422
 
-    async def running_job(self, db: Database, silent_for: str) -> uuid.UUID:
+    async def running_job(self, db: Database, silent_for: timedelta) -> uuid.UUID:
         """A job row as a running process leaves it, its heartbeat last moved `silent_for` ago."""
         job_id = uuid.uuid4()
         async with db.engine.begin() as conn:
@@ -485,7 +486,7 @@ class TestJobs:
     async def test_a_running_job_whose_heartbeat_stopped_reads_as_interrupted(
         self, criteria: httpx.AsyncClient, db: Database
     ) -> None:
-        job_id = await self.running_job(db, "11 minutes")
+        job_id = await self.running_job(db, timedelta(minutes=11))
         body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
         assert body["status"] == "failed"
         assert body["problem"]["code"] == "import.interrupted"
@@ -493,7 +494,7 @@ class TestJobs:
     async def test_a_job_still_moving_is_not_declared_dead(
         self, criteria: httpx.AsyncClient, db: Database
     ) -> None:
-        job_id = await self.running_job(db, "1 minute")
+        job_id = await self.running_job(db, timedelta(minutes=1))
         body = (await criteria.get(f"/v1/imports/jobs/{job_id}")).json()
         assert body["status"] == "running"
 
