@@ -21,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from services.criteria.app import create_app as create_criteria_app
+from services.funding.app import create_app as create_funding_app
 from services.runtime import prepare_database
 from shared.db import Database
 from shared.embedded import EmbeddedPostgres
@@ -48,6 +49,9 @@ RESET_STATEMENTS = [
     " (SELECT id FROM criteria.units WHERE source = 'local')"
     " OR successor_id IN (SELECT id FROM criteria.units WHERE source = 'local')",
     "DELETE FROM criteria.units WHERE source = 'local'",
+    "TRUNCATE funding.transfers, funding.monthly, funding.accounts, funding.work_obligations,"
+    " funding.works, funding.import_jobs CASCADE",
+    "DELETE FROM funding.valuation_rates WHERE recorded_by IS DISTINCT FROM 'catalog'",
 ]
 
 
@@ -120,4 +124,17 @@ async def criteria(criteria_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """REST client of the criteria service, through its ASGI app."""
     transport = httpx.ASGITransport(app=criteria_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://criteria") as client:
+        yield client
+
+
+@pytest.fixture
+def funding_app(settings: Settings, db: Database) -> FastAPI:
+    return create_funding_app(settings, db)
+
+
+@pytest.fixture
+async def funding(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """REST client of the funding service, through its ASGI app."""
+    transport = httpx.ASGITransport(app=funding_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://funding") as client:
         yield client

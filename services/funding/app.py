@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.funding import api
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
 from shared.settings import Settings
@@ -22,6 +23,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         ),
         settings=settings,
         trees=[TREE],
-        routers=[],
+        routers=[api.router],
         db=db,
     )
+
+
+async def load_reference(db: Database) -> None:
+    """Load the funding taxonomy and the national units (idempotent, skipped when current)."""
+    from services.funding.service import load_reference_data
+
+    async for session in db.session_scope():
+        await load_reference_data(session)

@@ -1,0 +1,1 @@
+"""Pure rules of the funding ledger (no I/O)."""
