@@ -52,8 +52,10 @@ async def test_post_then_read(funding: httpx.AsyncClient) -> None:
     assert response.status_code == 201, response.text
     posted = response.json()
     assert posted["amount"] == 1_250_000_000
-    assert posted["unit"] == COMMUNE and posted["edition"] == "legacy"
-    assert posted["type"] == "receipt" and posted["period"] == "2021-2025"
+    assert posted["unit"] == COMMUNE
+    assert posted["edition"] == "legacy"
+    assert posted["type"] == "receipt"
+    assert posted["period"] == "2021-2025"
     again = await funding.get(response.headers["location"])
     assert again.status_code == 200
     assert again.json()["id"] == posted["id"]
@@ -64,7 +66,8 @@ async def test_same_id_same_body_posts_once(funding: httpx.AsyncClient, db: Data
     second = await funding.post("/v1/transfers", json=transfer("XM-2023-0002"))
     assert first.status_code == 201
     assert second.status_code == 200
-    assert second.json()["id"] == first.json()["id"] and second.json()["replayed"] is True
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["replayed"] is True
     async with db.engine.connect() as conn:
         count = await conn.scalar(
             text("SELECT count(*) FROM funding.transfers WHERE external_id = 'XM-2023-0002'")
@@ -79,7 +82,8 @@ async def test_same_id_other_body_is_a_conflict(funding: httpx.AsyncClient) -> N
     problem = response.json()
     assert problem["code"] == "transfer.idempotency_conflict"
     assert problem["errors"][0]["field"] == "external_id"
-    assert problem["message_vi"] and problem["message_en"]
+    assert problem["message_vi"]
+    assert problem["message_en"]
 
 
 async def test_same_id_from_two_connections_posts_once(
@@ -130,7 +134,8 @@ async def test_bad_input_names_the_field(
     if code is not None:
         assert problem["code"] == code
     assert field in {e["field"] for e in problem["errors"]}
-    assert problem["message_vi"] and problem["message_en"]
+    assert problem["message_vi"]
+    assert problem["message_en"]
     async with db.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM funding.transfers")) == 0
 
@@ -153,8 +158,10 @@ async def test_in_kind_land_is_valued_and_keeps_its_quantity(funding: httpx.Asyn
     rates = (await funding.get("/v1/in-kind-kinds")).json()
     assert {k["code"] for k in rates} >= {"land", "labour"}
     assert posted["quantity"] in ("1200.000", "1200", 1200)
-    assert posted["quantity_unit"] == "m2" and posted["households"] == 35
-    assert posted["rate_vnd"] and posted["amount"] == 1200 * posted["rate_vnd"]
+    assert posted["quantity_unit"] == "m2"
+    assert posted["households"] == 35
+    assert posted["rate_vnd"]
+    assert posted["amount"] == 1200 * posted["rate_vnd"]
 
 
 async def test_reversal_mirrors_and_is_idempotent(funding: httpx.AsyncClient, db: Database) -> None:
@@ -164,16 +171,20 @@ async def test_reversal_mirrors_and_is_idempotent(funding: httpx.AsyncClient, db
     )
     assert reversal.status_code == 201, reversal.text
     out = reversal.json()
-    assert out["reverses"] == posted["id"] and out["sign"] == -1
-    assert out["amount"] == posted["amount"] and out["date"] == posted["date"]
+    assert out["reverses"] == posted["id"]
+    assert out["sign"] == -1
+    assert out["amount"] == posted["amount"]
+    assert out["date"] == posted["date"]
     again = await funding.post(
         f"/v1/transfers/{posted['id']}/reversal", json={"reason": "nhập trùng"}
     )
-    assert again.status_code == 200 and again.json()["id"] == out["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == out["id"]
     other = await funding.post(
         f"/v1/transfers/{posted['id']}/reversal", json={"reason": "x", "external_id": "R-2"}
     )
-    assert other.status_code == 409 and other.json()["code"] == "transfer.already_reversed"
+    assert other.status_code == 409
+    assert other.json()["code"] == "transfer.already_reversed"
     of_reversal = await funding.post(f"/v1/transfers/{out['id']}/reversal", json={"reason": "x"})
     assert of_reversal.status_code == 409
     assert of_reversal.json()["code"] == "transfer.not_reversible"
