@@ -237,23 +237,29 @@ CREATE TABLE {S}.monthly (
     PRIMARY KEY (unit_id, month, source_code, stage, in_kind_kind, work_id)
 );
 
+-- the same shape as criteria.import_jobs, so one job runner (shared) serves both services
 CREATE TABLE {S}.import_jobs (
     id uuid PRIMARY KEY,
     kind text NOT NULL,
     status text NOT NULL CONSTRAINT ck_import_jobs_status
         CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     dry_run boolean NOT NULL,
-    mode text NOT NULL,
-    content_type text NOT NULL,
-    body_bytes bigint NOT NULL,
-    rows_read bigint NOT NULL DEFAULT 0,
-    summary jsonb,
-    error jsonb,
-    created_by text,
+    mode text NOT NULL CONSTRAINT ck_import_jobs_mode CHECK (mode IN ('atomic', 'partial')),
+    total integer NOT NULL,
+    processed integer NOT NULL,
+    created integer NOT NULL,
+    updated integer NOT NULL,
+    ignored integer NOT NULL,
+    rejected integer NOT NULL,
+    errors jsonb NOT NULL DEFAULT '[]',
+    errors_truncated boolean NOT NULL,
+    problem jsonb,
+    recorded_by text,
+    request_id text,
     created_at timestamptz NOT NULL DEFAULT now(),
     started_at timestamptz,
     finished_at timestamptz,
-    heartbeat_at timestamptz
+    updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE FUNCTION {S}.forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
