@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 
 UnitCode = Annotated[str, Query(pattern=r"^\d{2,5}$", description="Official unit code")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
-Actor = Annotated[str | None, Header(alias="X-Actor", description="Who records (audit)")]
+Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
 
 
 @router.get("/sources", summary="Funding sources (nguồn vốn) and their groups")
