@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,14 @@ async def raw_connection(session: AsyncSession) -> Any:
 
 
 # --- migrations ---------------------------------------------------------------------------
+
+
+def sql_statements(script: str) -> list[str]:
+    """Split a migration's SQL script into single statements (a prepared statement takes one
+    command). A statement ends at a semicolon followed by a line that starts a new top-level
+    command, so semicolons inside function bodies (indented) stay where they are."""
+    parts = re.split(r";\n\s*(?=CREATE |DROP |ALTER |COMMENT |-- )", script.strip())
+    return [p.strip().rstrip(";") for p in parts if p.strip()]
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ Invariants held by the database itself, not only by Python:
   as the postings (one set-based upsert per INSERT or COPY statement).
 """
 
-import re
 from collections.abc import Sequence
 
 from alembic import op
+
+from shared.db import sql_statements
 
 revision: str = "f0002_ledger"
 down_revision: str | None = "f0001_schema"
@@ -333,18 +334,11 @@ DROP FUNCTION IF EXISTS {S}.aggregate_transfers(), {S}.check_reversal(), {S}.for
 """
 
 
-def _statements(script: str) -> list[str]:
-    """One statement per call (prepared statements take one command each). A statement ends at
-    a semicolon followed by a line that starts a new top-level command."""
-    parts = re.split(r";\n\s*(?=CREATE |DROP |ALTER |-- )", script.strip())
-    return [p.strip().rstrip(";") for p in parts if p.strip()]
-
-
 def upgrade() -> None:
-    for statement in _statements(UPGRADE):
+    for statement in sql_statements(UPGRADE):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in _statements(DOWNGRADE):
+    for statement in sql_statements(DOWNGRADE):
         op.execute(statement)
