@@ -101,6 +101,15 @@ async def criteria_report(
         values.setdefault(unit_id, {}).update(derived)
 
     evaluator = SetEvaluator(criteria_set, year)
+    # a province's units share a handful of profiles: one object each
+    profiles: dict[tuple[str | None, str | None, bool], UnitProfile] = {}
+
+    def profile(region: str | None, group: str | None, special: bool) -> UnitProfile:
+        found = profiles.get((region, group, special))
+        if found is None:
+            found = profiles[region, group, special] = UnitProfile(region, group, special)
+        return found
+
     evaluated = [
         ReportUnit(
             code=u["code"],
@@ -108,11 +117,7 @@ async def criteria_report(
             type_name=u["type_name"],
             full_name=u["name"],
             result=evaluator.outcome(
-                UnitProfile(
-                    region=u["region"],
-                    commune_group=u["commune_group"],
-                    specially_disadvantaged=u["specially_disadvantaged"],
-                ),
+                profile(u["region"], u["commune_group"], u["specially_disadvantaged"]),
                 values.get(u["id"], {}),
             ),
             # derived values alone (a share of communes holding a title) are not data
