@@ -13,7 +13,13 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from services.gateway.clients import CriteriaClient, Upstreams, make_http_client
+from services.gateway.clients import (
+    CriteriaClient,
+    FundingClient,
+    Upstreams,
+    make_http_client,
+    missing_funding,
+)
 from services.gateway.context import Context
 from services.gateway.schema import build_schema, format_error
 from shared.errors import install_error_handlers, problem_response
@@ -63,7 +69,13 @@ def upstreams_from_settings(
             url or f"http://{name}", transport=transport, timeout_s=settings.upstream_timeout_s
         )
 
-    return Upstreams(criteria=CriteriaClient(client("criteria", settings.criteria_url)))
+    funding_transport = transports.get("funding")
+    return Upstreams(
+        criteria=CriteriaClient(client("criteria", settings.criteria_url)),
+        funding=FundingClient(client("funding", settings.funding_url))
+        if funding_transport is not None or settings.funding_url
+        else missing_funding(),
+    )
 
 
 def create_app(

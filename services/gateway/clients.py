@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -208,11 +209,105 @@ class CriteriaClient(UpstreamClient):
         return page
 
 
+@dataclass(frozen=True)
+class FundingKey:
+    """One unit's funding summary: the unit (code, date) and the window (year | from/to)."""
+
+    code: str
+    as_of: date
+    year: int | None
+    date_from: date | None
+    date_to: date | None
+
+
+FUNDING_UNIT_CODE = re.compile(r"^\d{2,5}$")  # the funding ledger has no villages
+
+
+class FundingClient(UpstreamClient):
+    """The funding service: summaries in batches, and the ledger's two writes."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        super().__init__("funding", http)
+
+    async def lookup_summaries(self, keys: list[FundingKey]) -> list[JSON | GatewayError]:
+        """One POST per distinct window (a query asks for one window, so usually one call),
+        concurrently; a key whose code names no funding unit fails only its own field."""
+        out: list[JSON | GatewayError] = [_no_funding_unit(k) for k in keys]
+        windows: dict[tuple[int | None, date | None, date | None], list[int]] = {}
+        for i, k in enumerate(keys):
+            if FUNDING_UNIT_CODE.match(k.code):
+                windows.setdefault((k.year, k.date_from, k.date_to), []).append(i)
+
+        async def one(window: tuple[int | None, date | None, date | None], idx: list[int]) -> None:
+            year, date_from, date_to = window
+            body: JSON = {"keys": [{"unit": keys[i].code, "as_of": keys[i].as_of.isoformat()}
+                                   for i in idx]}  # fmt: skip
+            if year is not None:
+                body["year"] = year
+            if date_from is not None:
+                body["from"] = date_from.isoformat()
+            if date_to is not None:
+                body["to"] = date_to.isoformat()
+            try:
+                items = (await self.request("POST", "/v1/summaries/lookup", json=body))["items"]
+            except GatewayError as exc:
+                for i in idx:
+                    out[i] = exc
+                return
+            for i, item in zip(idx, items, strict=True):
+                out[i] = item if item is not None else _no_funding_unit(keys[i])
+
+        await asyncio.gather(*(one(w, idx) for w, idx in windows.items()))
+        return out
+
+    async def write(self, path: str, body: JSON) -> JSON:
+        """POST a ledger write. Retrying it on a transport error is safe: every write carries
+        its idempotency key (`external_id`), so a repeat answers the first result."""
+        result: JSON = await self.request("POST", path, json=body)
+        return result
+
+
+def _no_funding_unit(key: FundingKey) -> GatewayError:
+    return GatewayError(
+        "NOT_FOUND",
+        f"Không có số liệu huy động vốn cho đơn vị {key.code} vào ngày {key.as_of:%d/%m/%Y}.",
+        f"No funding ledger unit {key.code} on {key.as_of.isoformat()}.",
+        field="funding",
+    )
+
+
+class MissingUpstream(UpstreamClient):
+    """Stands in for a service the gateway was not configured with: every call fails."""
+
+    async def request(
+        self, method: str, path: str, *, params: JSON | None = None, json: Any = None
+    ) -> Any:
+        raise GatewayError(
+            "UPSTREAM_UNAVAILABLE",
+            f"Cổng GraphQL chưa được cấu hình dịch vụ '{self.name}'.",
+            f"The gateway is not configured with the '{self.name}' service"
+            f" (NTM_{self.name.upper()}_URL).",
+            service=self.name,
+        )
+
+
+class MissingFunding(MissingUpstream, FundingClient):
+    pass
+
+
+def missing_funding() -> FundingClient:
+    return MissingFunding(httpx.AsyncClient(base_url="http://funding.invalid"))
+
+
 @dataclass
 class Upstreams:
     """The service clients one gateway process holds for its lifetime."""
 
     criteria: CriteriaClient
+    # optional so that a gateway configured before funding existed still starts; its funding
+    # fields then fail with UPSTREAM_UNAVAILABLE
+    funding: FundingClient = field(default_factory=missing_funding)
 
     async def aclose(self) -> None:
         await self.criteria.http.aclose()
+        await self.funding.http.aclose()

@@ -7,7 +7,7 @@ from datetime import date
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from services.gateway.clients import JSON, ChildrenKey, Upstreams
+from services.gateway.clients import JSON, ChildrenKey, FundingKey, Upstreams
 
 UnitKey = tuple[str, date]
 
@@ -33,6 +33,9 @@ class Loaders:
         )
         self.evaluation: DataLoader[tuple[str, date, str, int], JSON | None] = DataLoader(
             load_fn=criteria.lookup_evaluations
+        )
+        self.funding: DataLoader[FundingKey, JSON] = DataLoader(
+            load_fn=upstreams.funding.lookup_summaries  # a GatewayError fails only its key
         )
 
 

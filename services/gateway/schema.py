@@ -9,11 +9,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from services.gateway.context import Context
 from services.gateway.criteria_types import CriteriaSet
 from services.gateway.errors import GatewayError, bad_input
+from services.gateway.funding_types import SCALAR_MAP, FundingMutation
 from services.gateway.types import DateArg, Unit, UnitConnection, UnitLevel, check_code, check_first
 from shared.clock import today
 
@@ -83,6 +85,11 @@ class Query:
         return [CriteriaSet.from_json(item) for item in items]
 
 
+@strawberry.type
+class Mutation(FundingMutation):
+    """Every service's mutations, one base class each."""
+
+
 class GatewaySchema(strawberry.Schema):
     """Logs only unexpected errors; expected ones (GatewayError, invalid queries) are the
     client's business and already carry a code."""
@@ -123,6 +130,8 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
 def build_schema() -> GatewaySchema:
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         # Factories: a fresh extension per request; the parse and validation caches live at
         # module level in strawberry and are shared across requests.
         extensions=[

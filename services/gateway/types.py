@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from services.gateway.clients import JSON, ChildrenKey
+from services.gateway.clients import JSON, ChildrenKey, FundingKey
 from services.gateway.context import Context
 from services.gateway.errors import bad_input
 
 if TYPE_CHECKING:
     from services.gateway.criteria_types import CriteriaReport, Evaluation, Target
+    from services.gateway.funding_types import FundingSummary
 
 MAX_FIRST = 1000
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
@@ -201,6 +202,24 @@ class Unit:
             raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
         items = await info.context.loaders.targets.load((self.code, self.ref_date, year))
         return [Target.from_json(t) for t in items or []]
+
+    @strawberry.field(
+        description="Funding mobilised by this unit and everything below it: in `year`, or from "
+        "`from` (a month's first day) to `to` (a month's last), or since 2021 when none is given"
+    )
+    async def funding(
+        self,
+        info: Info[Context, None],
+        year: int | None = None,
+        from_: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to: date | None = None,
+    ) -> Annotated[FundingSummary, strawberry.lazy("services.gateway.funding_types")]:
+        from services.gateway.funding_types import FundingSummary
+
+        item = await info.context.loaders.funding.load(
+            FundingKey(self.code, self.ref_date, year, from_, to)
+        )
+        return FundingSummary.from_json(item)  # a failed summary raised in `load`
 
     @strawberry.field(description="The units this one was formed from (2025 reorganisation)")
     async def predecessors(self, info: Info[Context, None]) -> list[Unit]:

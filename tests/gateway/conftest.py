@@ -67,3 +67,22 @@ async def gateway_for(
 async def gql(settings: Settings, criteria_app: FastAPI) -> AsyncIterator[GraphQL]:
     async for client in gateway_for(settings, httpx.ASGITransport(app=criteria_app)):
         yield client
+
+
+@pytest.fixture
+async def gql_funding(
+    settings: Settings, criteria_app: FastAPI, funding_app: FastAPI
+) -> AsyncIterator[GraphQL]:
+    """A gateway over the real criteria and funding apps; `upstream.calls` lists the calls to
+    both (their paths tell them apart)."""
+    criteria = CountingTransport(httpx.ASGITransport(app=criteria_app))
+    funding = CountingTransport(httpx.ASGITransport(app=funding_app))
+    funding.calls = criteria.calls  # one list, cleared before each query
+    app = create_gateway_app(settings, transports={"criteria": criteria, "funding": funding})
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
+        yield GraphQL(client, criteria)
