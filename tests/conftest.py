@@ -20,6 +20,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
+from services.appraisal.app import create_app as create_appraisal_app
 from services.criteria.app import create_app as create_criteria_app
 from services.funding.app import create_app as create_funding_app
 from services.runtime import prepare_database
@@ -52,6 +53,8 @@ RESET_STATEMENTS = [
     "TRUNCATE funding.transfers, funding.monthly, funding.accounts, funding.work_obligations,"
     " funding.works, funding.import_jobs CASCADE",
     "DELETE FROM funding.valuation_rates WHERE recorded_by IS DISTINCT FROM 'catalog'",
+    "TRUNCATE appraisal.outbox, appraisal.decisions, appraisal.comments,"
+    " appraisal.audit_entries, appraisal.dossiers CASCADE",
 ]
 
 
@@ -137,4 +140,31 @@ async def funding(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """REST client of the funding service, through its ASGI app."""
     transport = httpx.ASGITransport(app=funding_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://funding") as client:
+        yield client
+
+
+@pytest.fixture
+def appraisal_app(
+    settings: Settings,
+    db: Database,
+    criteria_app: FastAPI,
+    funding_app: FastAPI,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> FastAPI:
+    """The appraisal app reaching the real criteria and funding apps in-process; its signing
+    key lives in a temporary folder."""
+    key_file = tmp_path_factory.mktemp("appraisal-key") / "signing-key.pem"
+    app = create_appraisal_app(settings, db, signing_key_file=key_file)
+    app.state.transports = {
+        "criteria": httpx.ASGITransport(app=criteria_app),
+        "funding": httpx.ASGITransport(app=funding_app),
+    }
+    return app
+
+
+@pytest.fixture
+async def appraisal(appraisal_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """REST client of the appraisal service, through its ASGI app."""
+    transport = httpx.ASGITransport(app=appraisal_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://appraisal") as client:
         yield client

@@ -38,7 +38,8 @@ ACTION_VI: dict[Action, str] = {
     Action.withdraw: "rút hồ sơ",
 }
 
-TERMINAL = ("recognised", "rejected", "withdrawn")
+TERMINAL = ("recognised", "rejected", "withdrawn", "revoked")
+Kind = Literal["recognition", "revocation"]
 LEVELS = ("commune", "district", "province", "central")
 
 Gate = Literal[
@@ -82,6 +83,7 @@ class Step(_Strict):
 
 class Flow(_Strict):
     applies_to: Literal["commune", "district", "province"]
+    kind: Kind = "recognition"  # a revocation flow ends in `revoked` instead
     titles: tuple[str, ...]
     start: str
     steps: tuple[Step, ...]
@@ -98,8 +100,9 @@ class Flow(_Strict):
             for action, t in step.actions.items():
                 if t.to not in known:
                     raise ValueError(f"{step.id}.{action}: unknown target {t.to}")
-        if not any(t.to == "recognised" for s in self.steps for t in s.actions.values()):
-            raise ValueError(f"{self.applies_to}: no step leads to recognition")
+        end = "recognised" if self.kind == "recognition" else "revoked"
+        if not any(t.to == end for s in self.steps for t in s.actions.values()):
+            raise ValueError(f"{self.applies_to} {self.kind}: no step leads to {end}")
         return self
 
     def step(self, step_id: str) -> Step:
@@ -117,9 +120,9 @@ class Workflow(_Strict):
     parameters: dict[str, Parameter]
     flows: tuple[Flow, ...]
 
-    def flow_for(self, title: str) -> Flow:
+    def flow_for(self, title: str, kind: Kind = "recognition") -> Flow:
         for f in self.flows:
-            if title in f.titles:
+            if title in f.titles and f.kind == kind:
                 return f
         raise KeyError(title)
 
@@ -150,6 +153,7 @@ class Dossier(_Strict):
     title: str
     unit_level: Literal["commune", "district", "province"]
     has_district: bool = True  # False for a post-2025 commune: no district level exists
+    kind: Kind = "recognition"
     step: str
     entered_on: date
 
@@ -203,7 +207,7 @@ def decide(
 ) -> Move | Refusal:
     """May `actor` take `action` on `dossier`? `failed_gates` maps each gate that does not
     pass to its (Vietnamese, English) reason; the gates of the action must all pass."""
-    flow = workflow.flow_for(dossier.title)
+    flow = workflow.flow_for(dossier.title, dossier.kind)
     if dossier.step in TERMINAL:
         return Refusal(
             code="workflow.closed",
@@ -247,12 +251,23 @@ def editable_by(workflow: Workflow, dossier: Dossier) -> str | None:
     review above is locked against edits by the level below."""
     if dossier.step in TERMINAL:
         return None
-    flow = workflow.flow_for(dossier.title)
+    flow = workflow.flow_for(dossier.title, dossier.kind)
     return _level_of(flow.step(dossier.step), dossier)
 
 
 def overdue(workflow: Workflow, dossier: Dossier, today: date) -> bool:
     if dossier.step in TERMINAL:
         return False
-    step = workflow.flow_for(dossier.title).step(dossier.step)
+    step = workflow.flow_for(dossier.title, dossier.kind).step(dossier.step)
     return today > dossier.entered_on + timedelta(days=step.due_days)
+
+
+def start_step(workflow: Workflow, dossier: Dossier) -> str:
+    """Where a new dossier of this title and kind begins (past steps this unit lacks)."""
+    flow = workflow.flow_for(dossier.title, dossier.kind)
+    return _landing(flow, flow.start, dossier)
+
+
+def acting_level(workflow: Workflow, dossier: Dossier) -> str | None:
+    """The level that acts on the dossier at its current step (None once closed)."""
+    return editable_by(workflow, dossier)

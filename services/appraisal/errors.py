@@ -1,0 +1,116 @@
+"""The appraisal service's errors (problem+json, Vietnamese and English)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from shared.errors import Conflict, FieldError, InvalidInput, NotFound, ProblemError
+
+
+def invalid_field(field: str, code: str, vi: str, en: str) -> InvalidInput:
+    return InvalidInput(
+        vi, en, code=code, errors=[FieldError(field=field, code=code, message_vi=vi, message_en=en)]
+    )
+
+
+class DossierNotFound(NotFound):
+    code = "dossier.not_found"
+
+    def __init__(self, ref: object) -> None:
+        super().__init__(f"Không tìm thấy hồ sơ {ref}.", f"Dossier {ref} not found.")
+
+
+class DecisionNotFound(NotFound):
+    code = "decision.not_found"
+
+    def __init__(self, ref: object) -> None:
+        super().__init__(f"Không tìm thấy quyết định {ref}.", f"Decision {ref} not found.")
+
+
+class DossierExists(Conflict):
+    code = "dossier.exists"
+
+    def __init__(self, unit: str, title: str, year: int) -> None:
+        super().__init__(
+            f"Đơn vị {unit} đã có hồ sơ '{title}' năm {year} đang xử lý hoặc đã được công nhận.",
+            f"Unit {unit} already has a live or recognised '{title}' dossier for {year}.",
+        )
+
+
+class Forbidden(ProblemError):
+    status = 403
+    code = "forbidden"
+
+
+class NotEditable(Forbidden):
+    code = "dossier.locked"
+
+    def __init__(self, level: str, editable: str | None, step: str) -> None:
+        if editable is None:
+            super().__init__(
+                "Hồ sơ đã kết thúc, không thể sửa.", "The dossier is closed and cannot be edited."
+            )
+        else:
+            super().__init__(
+                f"Hồ sơ đang ở bước '{step}', chỉ cấp {editable} được sửa; cấp {level} không có"
+                " quyền.",
+                f"The dossier is at step '{step}': only the {editable} level may edit it, not"
+                f" the {level} level.",
+            )
+
+
+class OutOfScope(Forbidden):
+    code = "dossier.out_of_scope"
+
+    def __init__(self, unit: str | None, dossier_unit: str) -> None:
+        super().__init__(
+            f"Đơn vị {unit or '(không rõ)'} không quản lý đơn vị {dossier_unit}.",
+            f"Unit {unit or '(none)'} has no authority over unit {dossier_unit}.",
+        )
+
+
+class StaleVersion(Conflict):
+    code = "dossier.version_conflict"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"Hồ sơ đã được cập nhật (phiên bản {actual}, yêu cầu gửi theo {expected}).",
+            f"The dossier changed meanwhile (version {actual}, request was for {expected}).",
+            errors=[
+                FieldError(
+                    field="If-Match",
+                    code="dossier.version_conflict",
+                    message_vi="Tải lại hồ sơ rồi thử lại.",
+                    message_en="Reload the dossier and retry.",
+                )
+            ],
+        )
+
+
+class UpstreamUnavailable(ProblemError):
+    status = 503
+    code = "upstream.unavailable"
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(
+            f"Không kết nối được dịch vụ {service}: {detail}",
+            f"The {service} service is unavailable: {detail}",
+        )
+
+
+def workflow_refusal(
+    code: str, vi: str, en: str, gates: Sequence[str], messages: dict[str, tuple[str, str]]
+) -> ProblemError:
+    """A refusal of the engine as problem+json: 403 for who may act, 409 otherwise."""
+    status = 403 if code == "workflow.forbidden" else 409
+    errors = [
+        FieldError(field=g, code=f"gate.{g}", message_vi=messages[g][0], message_en=messages[g][1])
+        for g in gates
+        if g in messages
+    ]
+    return ProblemError(vi, en, code=code, status=status, errors=errors)
+
+
+def decision_id_conflict(ref: uuid.UUID) -> Conflict:
+    return Conflict(f"Hồ sơ {ref} đã có quyết định.", f"Dossier {ref} already has a decision.")
