@@ -1,0 +1,162 @@
+"""REST routes of the funding service's bulk imports (contract.md, "Bulk import")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.funding import imports
+from services.funding.schemas.imports import ImportJobOut, ImportMode, ImportSummary
+from shared import jobs
+from shared.bulk import (
+    ImportFormat,
+    check_csv_header,
+    format_of,
+    spool_body,
+    summary_problem_response,
+)
+from shared.db import SessionDep, database_of
+from shared.errors import problem_responses
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+
+Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
+
+_NDJSON_EXAMPLE = (
+    '{"external_id":"XM-2023-0001","unit":"15592","source":"NSTW-DT","amount":1250000000,'
+    '"date":"2023-04-12"}\n'
+    '{"external_id":"XM-2023-0002","unit":"15592","source":"CD-HV","date":"2023-05-02",'
+    '"kind":"land","quantity":1200,"quantity_unit":"m2","households":35}\n'
+)
+_CSV_EXAMPLE = (
+    "external_id,unit,source,amount,date,type,kind,quantity,quantity_unit,households,memo\n"
+    "XM-2023-0001,15592,NSTW-DT,1.250.000.000,12/04/2023,receipt,,,,,\n"
+    "XM-2023-0002,15592,CD-HV,,02/05/2023,,land,1.200,m2,35,Hiến đất làm đường\n"
+)
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}, "example": _NDJSON_EXAMPLE},
+            "application/json-lines": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}, "example": _CSV_EXAMPLE},
+        },
+    }
+}
+
+_DESCRIPTION = f"""
+Post many transfers at once. One row per line (NDJSON) or per CSV record (header required:
+`external_id,unit,source,date`, optionally `amount`, `type`, `kind`, `quantity`,
+`quantity_unit`, `households`, `work`, `pledge`, `purpose`, `memo`; the delimiter may be `,`,
+`;` or a tab; UTF-8 with or without BOM). Other fields and columns are ignored.
+
+Each row follows the rules of `POST /v1/transfers` exactly: the unit valid on the date, a
+known source in force on the date, dates in the programme (2021-01-01 to 2030-12-31) and not
+in the future, integer VND amounts, in-kind gifts (`kind`, `quantity`, valued from the
+valuation rates when `amount` is left out), a work for disbursements and settlements.
+
+* **Formats.** NDJSON: as the JSON of `POST /v1/transfers` (the amount a JSON integer: `12.5`
+  or `"1.000"` are refused); dates `yyyy-mm-dd` or `dd/mm/yyyy`. CSV: Vietnamese numbers
+  (`1.250.000.000`, `1200,5`; ambiguous ones such as `1.5` are refused) and dates
+  (`18/11/2023`); an empty cell is an absent field.
+* **Modes.** `mode=atomic` (default): one rejected row and nothing is written (422, naming
+  every rejected line, field and code, with the summary). `mode=partial`: the valid rows are
+  written and the rejected ones reported. `dry_run=true`: everything is checked, nothing
+  written.
+* **Idempotent.** `external_id` is the key, as for one transfer: a row whose id is already
+  posted with the same body is `ignored`; with another body it is rejected
+  (`transfer.idempotency_conflict`). Repeats of an id in one file: identical ones are
+  ignored, different ones rejected. Sending a file again (after a timeout, say) posts
+  nothing twice, and concurrent imports never post an id twice.
+* **Large bodies** (over {imports.JOB_THRESHOLD_ROWS:,} lines or
+  {imports.JOB_THRESHOLD_BYTES // (1024 * 1024)} MiB) answer `202` with a `Location` to poll
+  (`GET /v1/imports/jobs/{{id}}`); their transfers carry the job's id (`import_job_id`).
+  Limits: {imports.LIMITS.max_bytes // (1024 * 1024)} MiB and {imports.LIMITS.max_rows:,} rows
+  per body (413 beyond), one line at most {imports.LIMITS.max_line_bytes // 1024} KiB.
+"""
+
+
+def _root_path(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+@router.post(
+    "/imports/transfers",
+    response_model=ImportSummary,
+    responses={
+        202: {"model": ImportJobOut, "description": "A large body, imported in the background"},
+        **problem_responses(404, 409, 413, 415, 422),
+    },
+    summary="Import transfers from NDJSON or CSV (atomic, partial or dry run)",
+    description=_DESCRIPTION,
+    openapi_extra=_BODY_DOC,
+)
+async def import_transfers(
+    request: Request,
+    session: SessionDep,
+    dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
+    mode: Annotated[
+        ImportMode, Query(description="`atomic`: all rows or none; `partial`: the valid rows")
+    ] = ImportMode.atomic,
+    actor: Actor = None,
+) -> Response:
+    fmt = format_of(request.headers.get("content-type"))
+    body = await spool_body(
+        request.stream(),
+        limits=imports.LIMITS,
+        memory_bytes=imports.JOB_THRESHOLD_BYTES,
+        content_length=request.headers.get("content-length"),
+    )
+    options = jobs.ImportOptions(dry_run=dry_run, mode=mode, recorded_by=actor)
+    owned = True
+    try:
+        if fmt is ImportFormat.csv:
+            await check_csv_header(body, imports.CSV_COLUMNS, imports.LIMITS)
+        if body.size > imports.JOB_THRESHOLD_BYTES or body.lines > imports.JOB_THRESHOLD_ROWS:
+            owned = False  # the job's task closes the spool
+            job = await jobs.start_job(
+                request.app,
+                database_of(request),
+                imports.job_spec(),
+                body,
+                fmt,
+                options,
+                _root_path(request),
+            )
+            return JSONResponse(
+                job.model_dump(mode="json"),
+                status_code=202,
+                headers={"Location": job.url, "Retry-After": "1"},
+            )
+        summary = await imports.import_transfers(session, body.chunks(), fmt, options)
+    finally:
+        if owned:
+            body.close()
+    if jobs.refused(summary) and not dry_run:
+        return summary_problem_response(request, jobs.rejected_problem(summary), summary)
+    return JSONResponse(summary.model_dump(mode="json"))
+
+
+@router.get(
+    "/imports/jobs/{job_id}",
+    response_model=ImportJobOut,
+    responses=problem_responses(404, 422),
+    summary="Progress of a background import, then its summary",
+)
+async def get_import_job(
+    request: Request, session: SessionDep, job_id: Annotated[uuid.UUID, Path()]
+) -> ImportJobOut:
+    return await jobs.get_job(session, imports.SCHEMA, job_id, _root_path(request))
+
+
+@router.post(
+    "/imports/{kind}",
+    responses=problem_responses(404),
+    summary="Other import kinds: none yet in this service",
+    include_in_schema=False,
+)
+async def unknown_kind(kind: Annotated[str, Path(max_length=64)]) -> Response:
+    raise imports.UnknownKind(kind)
