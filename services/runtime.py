@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from services.appraisal.app import attach_relay
 from services.gateway.app import graphql_router, upstreams_from_settings
 from services.registry import SERVICES
 from shared.db import Database, check_ready, upgrade
@@ -38,6 +39,9 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
     transports: dict[str, httpx.AsyncBaseTransport] = {
         name: httpx.ASGITransport(app=app) for name, app in service_apps.items()
     }
+    # appraisal reads criteria and funding, and its outbox relay delivers title events to
+    # criteria, through the same in-process transports
+    service_apps["appraisal"].state.transports = transports
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,8 +54,11 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             for service_app in service_apps.values():
                 service_app.state.db = db
             app.state.upstreams = upstreams_from_settings(settings, transports)
+            relay = attach_relay(service_apps["appraisal"], settings)
+            relay.start()
             log.info("ntm ready", extra={"port": settings.port})
             yield
+            await relay.stop()
             await app.state.upstreams.aclose()
         finally:
             await db.dispose()
