@@ -151,28 +151,37 @@ class Figures:
     kinds: defaultdict[str, KindFigures] = field(default_factory=lambda: defaultdict(KindFigures))
 
     def add(self, row: Any) -> None:
+        """One aggregated row: counted in the cumulative figures, and in the window's if it
+        falls there."""
         stage = row["stage"]
         source = self.sources[row["source_code"]]
+        amount = int(row["amount"])
+        households = int(row["households"])
+        in_window = bool(row["in_window"])
         if stage == "pledged_outstanding":
-            source.pledged_outstanding += int(row["cumulative"])
+            source.pledged_outstanding += amount
         elif stage == "receipt":
-            source.amount += int(row["amount"])
-            source.cumulative += int(row["cumulative"])
-            source.households += int(row["households"])
+            source.cumulative += amount
+            if in_window:
+                source.amount += amount
+                source.households += households
             if row["in_kind_kind"]:
                 kind = self.kinds[row["in_kind_kind"]]
-                kind.quantity += row["quantity"]
-                kind.value += int(row["amount"])
-                kind.households += int(row["households"])
-                kind.cumulative_quantity += row["cumulative_quantity"]
-                kind.cumulative_value += int(row["cumulative"])
-                kind.cumulative_households += int(row["cumulative_households"])
+                kind.cumulative_quantity += row["quantity"]
+                kind.cumulative_value += amount
+                kind.cumulative_households += households
+                if in_window:
+                    kind.quantity += row["quantity"]
+                    kind.value += amount
+                    kind.households += households
+        elif not in_window:
+            pass  # pledges, disbursements and settlements are reported for the window
         elif stage == "pledge":
-            source.pledged += int(row["amount"])
+            source.pledged += amount
         elif stage == "disbursement":
-            source.disbursed += int(row["amount"])
+            source.disbursed += amount
         elif stage == "settlement":
-            source.settled += int(row["amount"])
+            source.settled += amount
 
 
 def _window_out(window: Window) -> WindowOut:
