@@ -26,8 +26,6 @@ SERVICES: dict[str, ServiceSpec] = {
     "criteria": ServiceSpec(
         "criteria", criteria.TREE, criteria.create_app, criteria.load_reference
     ),
-    "funding": ServiceSpec(
-        "funding", funding.TREE, funding.create_app, funding.load_reference
-    ),
+    "funding": ServiceSpec("funding", funding.TREE, funding.create_app, funding.load_reference),
     "appraisal": ServiceSpec("appraisal", appraisal.TREE, appraisal.create_app),
 }
