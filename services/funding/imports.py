@@ -43,7 +43,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.funding.domain.ledger import fingerprint, in_programme, period_of
-from services.funding.models import TransferKind
+from services.funding.models import Period, TransferKind
 from services.funding.repository.imports import (
     ConcurrentWrite,
     Rejection,
@@ -98,6 +98,8 @@ _FAST_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/\-]{0,99}")
 _FAST_PURPOSE = re.compile(r"[a-z0-9_\-]{1,40}")
 _FAST_TYPES: Final = frozenset(k.value for k in TransferKind)
 _FULL_ONLY: Final = ("kind", "quantity", "quantity_unit", "households", "work", "pledge")
+_REVERSAL: Final = TransferKind.reversal.value
+_PERIODS: Final = {p: p.value for p in Period}
 _MAX_MEMO = 2000
 _MAX_SOURCE = 20
 
@@ -219,7 +221,7 @@ def _rules(
 ) -> tuple[str | None, UnitValidity | None, SourceValidity | None]:
     """The rules of `_posting_values` that need only the reference dicts, in its order: the
     first one broken (or None), the unit and the source."""
-    if kind == TransferKind.reversal.value:
+    if kind == _REVERSAL:
         return "transfer.type_invalid", None, None
     if not in_programme(day):
         return "date.out_of_programme", None, None
@@ -266,7 +268,7 @@ def _record(
         source.in_kind if source is not None else False,
         amount,
         day,
-        period_of(day).value,
+        _PERIODS[period_of(day)],
         body.kind if body is not None else None,
         body.quantity if body is not None else None,
         body.quantity_unit if body is not None else None,
