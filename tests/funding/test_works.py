@@ -3,6 +3,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -129,6 +130,15 @@ class TestWorks:
         assert again.json()["replayed"] is True
         async with db.engine.connect() as conn:
             assert await conn.scalar(text("SELECT count(*) FROM funding.works")) == 1
+
+    async def test_same_work_from_concurrent_requests_is_recorded_once(
+        self, funding: httpx.AsyncClient
+    ) -> None:
+        responses = await asyncio.gather(
+            *(funding.post(f"/v1/units/{COMMUNE}/works?as_of={ON}", json=work()) for _ in range(6))
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+        assert len({r.json()["id"] for r in responses}) == 1
 
     async def test_same_code_other_body_is_a_conflict(self, funding: httpx.AsyncClient) -> None:
         await create_work(funding)
@@ -306,6 +316,23 @@ class TestObligations:
         assert other.status_code == 409
         assert other.json()["code"] == "obligation.idempotency_conflict"
         assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+        async with db.engine.connect() as conn:
+            count = await conn.scalar(text("SELECT count(*) FROM funding.work_obligations"))
+        assert count == 1
+
+    async def test_same_key_from_concurrent_requests_records_once(
+        self, funding: httpx.AsyncClient, db: Database
+    ) -> None:
+        created = await create_work(funding)
+        key = {"Idempotency-Key": "HD-CONCURRENT"}
+        responses = await asyncio.gather(
+            *(
+                obligate(funding, created["id"], "contract", 100, "2023-03-15", **key)
+                for _ in range(6)
+            )
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+        assert len({r.json()["id"] for r in responses}) == 1
         async with db.engine.connect() as conn:
             count = await conn.scalar(text("SELECT count(*) FROM funding.work_obligations"))
         assert count == 1
