@@ -114,6 +114,7 @@ class TestWorks:
         assert created["edition"] == "legacy"
         assert created["kind_name_vi"] == "Đường giao thông"
         assert created["criterion_number"] == 2
+        assert created["criterion_name"] == "Giao thông"
         assert created["planned_vnd"] == 3_500_000_000
         assert created["debt"] == 0
         read = await funding.get(f"/v1/works/{created['id']}")
@@ -472,6 +473,7 @@ class TestConstructionDebt:
         assert in_debt["acceptance"] == 1_300
         assert in_debt["obligation"] == 1_300
         assert in_debt["paid"] == 400
+        assert in_debt["criterion_name"] == "Giao thông"
         assert "Đường giao thông" in in_debt["label_vi"]
         assert "900 đồng" in in_debt["label_vi"]
         assert "còn nợ đọng xây dựng cơ bản 900 đồng ở 1 công trình" in after["summary_vi"]

@@ -85,6 +85,7 @@ class WorkOut(BaseModel):
     kind_name_en: str
     set_code: str | None
     criterion_number: int | None
+    criterion_name: str | None = Field(default=None, description="From the shipped criteria set")
     planned_vnd: int
     started_on: date | None
     note: str | None
@@ -175,6 +176,7 @@ class WorkDebtOut(BaseModel):
     kind_name_vi: str
     set_code: str | None
     criterion_number: int | None
+    criterion_name: str | None = Field(default=None, description="From the shipped criteria set")
     contract: int
     acceptance: int
     obligation: int = Field(description="max(contract, acceptance)")
