@@ -122,6 +122,8 @@ async def test_same_id_from_two_connections_posts_once(
         ({"type": "disbursement"}, "work", "work.required"),
         ({"type": "disbursement", "work": "NOPE"}, "work", "work.not_found"),
         ({"pledge": "NOPE"}, "pledge", "pledge.invalid"),
+        ({"memo": "a\u0000b"}, "memo", "validation_failed"),
+        ({"source": "NS\u0000T"}, "source", "validation_failed"),
     ],
 )
 async def test_bad_input_names_the_field(

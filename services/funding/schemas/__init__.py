@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.funding.models import TransferKind
+from shared.validation import PgText
 
 EXTERNAL_ID = r"^[\w][\w.:/\-]{0,99}$"
 UNIT_CODE = r"^\d{2,5}$"
@@ -49,7 +50,7 @@ class TransferIn(BaseModel):
 
     external_id: Annotated[str, Field(pattern=EXTERNAL_ID, description="Idempotency key")]
     unit: Annotated[str, Field(pattern=UNIT_CODE, description="Official unit code")]
-    source: Annotated[str, Field(min_length=1, max_length=20, description="Source code")]
+    source: Annotated[PgText, Field(min_length=1, max_length=20, description="Source code")]
     amount: Amount | None = Field(
         default=None, description="VND; may be left out for an in-kind gift (valuation table)"
     )
@@ -57,14 +58,14 @@ class TransferIn(BaseModel):
     type: TransferKind = Field(
         default=TransferKind.receipt, description="pledge | receipt | disbursement | settlement"
     )
-    kind: str | None = Field(default=None, description="In-kind gift: land, labour, …")
+    kind: PgText | None = Field(default=None, description="In-kind gift: land, labour, …")
     quantity: Annotated[Decimal, Field(gt=0, max_digits=17, decimal_places=3)] | None = None
-    quantity_unit: str | None = None
+    quantity_unit: PgText | None = None
     households: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    work: str | None = Field(default=None, description="Code of the work (disbursement)")
-    pledge: str | None = Field(default=None, description="External id of the pledge received")
+    work: PgText | None = Field(default=None, description="Code of the work (disbursement)")
+    pledge: PgText | None = Field(default=None, description="External id of the pledge received")
     purpose: Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")] = "ntm"
-    memo: Annotated[str, Field(max_length=2000)] | None = None
+    memo: Annotated[PgText, Field(max_length=2000)] | None = None
 
 
 class ReversalIn(BaseModel):
@@ -73,7 +74,7 @@ class ReversalIn(BaseModel):
     external_id: Annotated[str, Field(pattern=EXTERNAL_ID)] | None = Field(
         default=None, description="Defaults to `reversal:<transfer id>`"
     )
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[PgText, Field(min_length=1, max_length=2000)]
 
 
 class TransferOut(BaseModel):
