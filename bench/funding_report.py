@@ -2,16 +2,17 @@
 
 When the ledger holds fewer than 1,000,000 transfers, the missing ones are posted first, fast:
 the accounts are opened set-wise, then the transfers go by asyncpg COPY straight into
-funding.transfers (the statement triggers fill funding.monthly and funding.account_monthly in
-the same statement). They fall on the legacy units of province 38 (Thanh Hóa: 547 communes, 27
-districts, the province), on random days of 2021–2024, over every source; one in ten is a
-pledge, the community's in-kind gifts are land with households.
+funding.transfers (the statement triggers fill funding.monthly, funding.account_monthly and
+the hierarchy rollups funding.rollup in the same statement). They fall on the legacy units of
+province 38 (Thanh Hóa: 547 communes, 27 districts, the province), on random days of 2021–2024,
+over every source; one in ten is a pledge, the community's in-kind gifts are land with
+households.
 
 Our side is the REST report through the app (httpx, in-process): the unit, the catalog, the
 figures by source, stage and kind (window and cumulative) and the pledged balances from the
-monthly aggregates by path, the works, shares, paragraph and JSON. The reference is the bare
-`SELECT source_code, sum(amount) … GROUP BY source_code` over the same province's transfers,
-on a bare asyncpg connection."""
+province's scope of the rollups (about a thousand rows, read by equality), the works, shares,
+paragraph and JSON. The reference is the bare `SELECT source_code, sum(amount) … GROUP BY
+source_code` over the same province's transfers, on a bare asyncpg connection."""
 
 from __future__ import annotations
 
@@ -176,8 +177,8 @@ async def bench_province_funding_report(
         t_ref = statistics.median(await _timed(bare, repeat))
     seeded = f"; {posted:,} posted by COPY in {seeding:.1f} s" if posted else ""
     return (
-        f"funding report of province {PROVINCE} over {rows:,} transfers (REST, from monthly "
-        f"aggregates) vs bare SQL sum by source over the transfers{seeded}",
+        f"funding report of province {PROVINCE} over {rows:,} transfers (REST, from the "
+        f"hierarchy rollups) vs bare SQL sum by source over the transfers{seeded}",
         t_ours,
         t_ref,
     )

@@ -35,7 +35,7 @@ _DESCRIPTION = (
     "disbursed, in-kind gifts with their quantities, values and households, the works and the "
     "criteria they serve, and the paragraph in Vietnamese whose parts add up to the total. "
     "A unit of the 2025 edition includes the history of the legacy units that passed into it. "
-    "Read from monthly aggregates: a range must be whole months."
+    "Read from aggregates kept per month: a range must be whole months."
 )
 
 

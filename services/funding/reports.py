@@ -2,9 +2,10 @@
 group with shares that add up to exactly 100%, in kind, by work and by criterion, with the
 paragraph a district office writes; as JSON, as a workbook, and in batches for the gateway.
 
-Every figure comes from the monthly aggregates (`funding.monthly`, `funding.account_monthly`)
-rolled up by path, in a fixed number of statements whatever the number of units: catalog
-(2), units (1), figures (1), and for the full report the works (1)."""
+Every figure comes from the hierarchy rollups (`funding.rollup`, one scope per unit and
+everything below it, read by equality; the works from `funding.monthly` per work), in a fixed
+number of statements whatever the number of units: catalog (2), units (1), figures (1), and for
+the full report the works (1)."""
 
 from __future__ import annotations
 
@@ -158,9 +159,9 @@ class Figures:
         amount = int(row["amount"])
         households = int(row["households"])
         in_window = bool(row["in_window"])
-        if stage == "pledged_outstanding":
-            source.pledged_outstanding += amount
-        elif stage == "receipt":
+        # the pledged accounts' net movement up to the window's end: what is still outstanding
+        source.pledged_outstanding += int(row["pledged"])
+        if stage == "receipt":
             source.cumulative += amount
             if in_window:
                 source.amount += amount
