@@ -2,7 +2,7 @@
 
 When the ledger holds fewer than 1,000,000 transfers, the missing ones are posted first, fast:
 the accounts are opened set-wise, then the transfers go by asyncpg COPY straight into
-funding.transfers (the statement triggers fill funding.monthly, funding.account_monthly and
+funding.transfers (the statement triggers fill funding.monthly and
 the hierarchy rollups funding.rollup in the same statement). They fall on the legacy units of
 province 38 (Thanh Hóa: 547 communes, 27 districts, the province), on random days of 2021–2024,
 over every source; one in ten is a pledge, the community's in-kind gifts are land with

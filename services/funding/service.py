@@ -254,25 +254,52 @@ async def post_transfer(
     replay = await _replay(repo, body.external_id, fp)
     if replay is not None:
         return replay
-    values = await _posting_values(session, repo, body)
+    values, context = await _posting_values(session, repo, body)
     values.update(
         id=uuid.uuid4(),
         external_id=body.external_id,
-        body_hash=fp,
+        body_hash=fp.hex(),
         memo=body.memo,
         recorded_by=recorded_by,
     )
-    if not await repo.insert_transfer(values):
+    transfer_id, created, posted_at = await repo.post(values)
+    if not created:
         # another request with this id committed in between: answer as its repeat
         replay = await _replay(repo, body.external_id, fp)
         assert replay is not None
         return replay
-    return await get_transfer(session, values["id"])
+    unit, source = context["unit"], context["source"]
+    return TransferOut(
+        id=transfer_id,
+        external_id=body.external_id,
+        type=values["kind"],
+        stage=values["stage"],
+        sign=1,
+        unit=unit["code"],
+        unit_name=unit["name"],
+        edition=unit["edition"],
+        source=body.source,
+        source_name=source["name_vi"],
+        amount=values["amount"],
+        date=body.date,
+        period=values["period"],
+        purpose=body.purpose,
+        work=body.work if values["work_id"] is not None else None,
+        pledge_id=values["pledge_id"],
+        kind=values["in_kind_kind"],
+        quantity=values["quantity"],
+        quantity_unit=context["quantity_unit"],
+        households=values["households"],
+        rate_vnd=values["rate_vnd"],
+        memo=body.memo,
+        recorded_by=recorded_by,
+        posted_at=posted_at,
+    )
 
 
 async def _posting_values(
     session: AsyncSession, repo: LedgerRepository, body: TransferIn
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check one request against the reference data and build its posting."""
     kind = body.type
     if kind is TransferKind.reversal:
@@ -384,27 +411,9 @@ async def _posting_values(
             )
         values["pledge_id"] = pledge["id"]
     debit_role, credit_role = sides(kind, from_pledge=pledge is not None)
-    debit_work = work_id if debit_role.value in ("work", "settled") else None
-    credit_work = work_id if credit_role.value in ("work", "settled") else None
-    values["debit_account_id"] = await repo.account(
-        unit_id=unit["id"],
-        period=period,
-        purpose=body.purpose,
-        source=body.source,
-        role=debit_role.value,
-        work_id=debit_work,
-    )
-    values["credit_account_id"] = await repo.account(
-        unit_id=unit["id"],
-        period=period,
-        purpose=body.purpose,
-        source=body.source,
-        role=credit_role.value,
-        work_id=credit_work,
-    )
-    values["debit_role"] = debit_role.value
-    values["credit_role"] = credit_role.value
-    return values
+    values.update(purpose=body.purpose, debit_role=debit_role.value, credit_role=credit_role.value)
+    context = {"unit": unit, "source": source, "quantity_unit": values.pop("_quantity_unit", None)}
+    return values, context
 
 
 async def _in_kind(
@@ -436,6 +445,7 @@ async def _in_kind(
         )
     values["in_kind_kind"] = body.kind
     values["quantity"] = body.quantity
+    values["_quantity_unit"] = kind["quantity_unit"]
     if body.amount is not None:
         return body.amount
     rate = await repo.rate_at(unit["province_code"], body.kind, body.date)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -249,42 +250,16 @@ class LedgerRepository:
         )
         return result.mappings().first()
 
-    async def account(
-        self,
-        *,
-        unit_id: int,
-        period: str,
-        purpose: str,
-        source: str,
-        role: str,
-        work_id: int | None,
-    ) -> int:
-        """The id of an account, opened on first use (accounts are never changed or closed)."""
-        params = {
-            "u": unit_id,
-            "p": period,
-            "pu": purpose,
-            "s": source,
-            "r": role,
-            "w": work_id,
-        }
-        select = (
-            "SELECT id FROM funding.accounts WHERE unit_id = :u AND period = :p"
-            " AND purpose = :pu AND source_code = :s AND role = :r"
-            " AND work_id IS NOT DISTINCT FROM CAST(:w AS bigint)"
+    async def post(self, values: dict[str, Any]) -> tuple[uuid.UUID, bool, datetime]:
+        """Post one checked transfer through `funding.post_transfer` (one round trip: accounts
+        opened if new, the transfer inserted); (id, created, posted_at), created False when
+        the external id was already taken."""
+        result = await self.session.execute(
+            text("SELECT * FROM funding.post_transfer(CAST(:p AS jsonb))"),
+            {"p": orjson.dumps(values, default=str).decode()},
         )
-        found = (await self.session.execute(text(select), params)).scalar_one_or_none()
-        if found is not None:
-            return int(found)
-        await self.session.execute(
-            text(
-                "INSERT INTO funding.accounts (unit_id, period, purpose, source_code, role,"
-                " work_id) VALUES (:u, :p, :pu, :s, :r, :w)"
-                " ON CONFLICT ON CONSTRAINT uq_accounts_key DO NOTHING"
-            ),
-            params,
-        )
-        return int((await self.session.execute(text(select), params)).scalar_one())
+        row = result.one()
+        return row.transfer_id, bool(row.created), row.posted_at
 
     async def insert_transfer(self, values: dict[str, Any]) -> bool:
         """Insert one posting; False when its external id is already taken (nothing written)."""
