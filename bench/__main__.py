@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 
 from bench.evaluation import bench_province_report
+from bench.funding_imports import bench_single_postings, bench_transfer_import
+from bench.funding_report import bench_province_funding_report
 from bench.imports import bench_indicator_import
 from services.criteria.app import create_app as create_criteria_app
 from services.criteria.reference.admin_units import build_national_units
@@ -115,7 +117,9 @@ async def bench_gateway_units(
     return ("GraphQL: 547 communes + parent names vs the same 2 REST calls", t_gw, t_direct)
 
 
-async def main(repeat: int, rows: int = 500_000) -> None:
+async def main(
+    repeat: int, rows: int = 500_000, transfers: int = 1_000_000, postings: int = 5_000
+) -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     server = None
     if not url:
@@ -132,8 +136,17 @@ async def main(repeat: int, rows: int = 500_000) -> None:
             await bench_gateway_units(settings, db, repeat),
             await bench_province_report(settings, db, repeat),
         ]
-        if rows:  # last: its 500,000 values would change what the benchmarks above read
+        if rows:  # after the report: its 500,000 values would change what the report reads
             results.append((await bench_indicator_import(settings, db, rows)).row())
+        if postings:
+            posted = await bench_single_postings(settings, db, postings)
+            results.append(posted.row())
+            print(posted)
+        if transfers:  # the report seeds 1,000,000 transfers by COPY if fewer are there
+            results.append(await bench_province_funding_report(settings, db, repeat))
+            imported = await bench_transfer_import(settings, db, transfers)
+            results.append(imported.row())
+            print(imported)
     finally:
         await db.dispose()
         if server is not None:
@@ -151,5 +164,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rows", type=int, default=500_000, help="rows of the import benchmark (0: skip it)"
     )
+    parser.add_argument(
+        "--transfers",
+        type=int,
+        default=1_000_000,
+        help="rows of the funding import benchmark; the funding report runs with it (0: skip)",
+    )
+    parser.add_argument(
+        "--postings", type=int, default=5_000, help="single postings from 32 clients (0: skip)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.repeat, args.rows))
+    asyncio.run(main(args.repeat, args.rows, args.transfers, args.postings))
