@@ -46,10 +46,20 @@ class TestMigrations:
     async def test_tables_match_the_models_so_autogenerate_finds_nothing(
         self, db: Database
     ) -> None:
+        # Services that declare their tables as SQLModel models (criteria) must match their
+        # migrations. Funding and appraisal define theirs in SQL migrations only (triggers,
+        # posting functions, composite keys): their models.py names the vocabulary, and
+        # autogenerate is not used for them.
+        modelled = {t.schema for t in SQLModel.metadata.tables.values()}
+        checked = []
         async with db.engine.connect() as conn:
             for spec in SERVICES.values():
+                if spec.tree.schema not in modelled:
+                    continue
+                checked.append(spec.name)
                 diff = await conn.run_sync(_diff, spec.tree.schema)
                 assert diff == [], f"{spec.name}: models and migrations disagree: {diff}"
+        assert "criteria" in checked
 
     async def test_readiness_names_a_schema_behind_head(self, db: Database) -> None:
         async with db.engine.begin() as conn:
