@@ -15,6 +15,7 @@ from services.gateway.app import graphql_router, upstreams_from_settings
 from services.registry import SERVICES
 from shared.db import Database, check_ready, upgrade
 from shared.errors import install_error_handlers, problem_response
+from shared.service import run_hooks
 from shared.settings import Settings
 
 log = logging.getLogger("ntm")
@@ -56,8 +57,13 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             app.state.upstreams = upstreams_from_settings(settings, transports)
             relay = attach_relay(service_apps["appraisal"], settings)
             relay.start()
+            # mounted apps' lifespans do not run: start their hooks (criteria's NATS consumer)
+            for service_app in service_apps.values():
+                await run_hooks(service_app, "startup")
             log.info("ntm ready", extra={"port": settings.port})
             yield
+            for service_app in service_apps.values():
+                await run_hooks(service_app, "shutdown")
             await relay.stop()
             await app.state.upstreams.aclose()
         finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from shared.db import Database, MigrationTree, check_ready
 from shared.errors import install_error_handlers, problem_response
 from shared.settings import Settings
+
+Hook = Callable[[FastAPI], Awaitable[None]]
 
 
 def health_router(trees: Sequence[MigrationTree]) -> APIRouter:
@@ -50,9 +52,13 @@ def build_service_app(
     trees: Sequence[MigrationTree],
     routers: Sequence[APIRouter],
     db: Database | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
 ) -> FastAPI:
     """A service's FastAPI app. With `db` it runs inside the embedded process (which owns the
-    database); without, its own lifespan opens the engine from DATABASE_URL."""
+    database); without, its own lifespan opens the engine from DATABASE_URL. `on_startup` /
+    `on_shutdown` hooks (background consumers) run once the database is set; a mounted app's
+    lifespan does not run, so the embedded process calls `run_hooks` itself."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +72,11 @@ def build_service_app(
             )
             app.state.db = owned
         try:
-            yield
+            await run_hooks(app, "startup")
+            try:
+                yield
+            finally:
+                await run_hooks(app, "shutdown")
         finally:
             if owned is not None:
                 await owned.dispose()
@@ -74,8 +84,16 @@ def build_service_app(
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.state.db = db
     app.state.settings = settings
+    app.state.hooks = {"startup": list(on_startup), "shutdown": list(on_shutdown)}
     install_error_handlers(app)
     app.include_router(health_router(trees))
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def run_hooks(app: FastAPI, phase: str) -> None:
+    """Run the app's `startup` or `shutdown` hooks in order (none for an app without)."""
+    hooks: dict[str, list[Hook]] = getattr(app.state, "hooks", {})
+    for hook in hooks.get(phase, []):
+        await hook(app)

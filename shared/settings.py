@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NATS_URL", "NTM_NATS_URL")
     )
+    nats_appraisal_stream: str = Field(
+        default="NTM_APPRAISAL", description="JetStream stream of appraisal's events"
+    )
+    nats_appraisal_subject_prefix: str = Field(
+        default="ntm.appraisal", description="Appraisal's events go to <prefix>.<event type>"
+    )
+    nats_criteria_titles_durable: str = Field(
+        default="criteria-titles",
+        description="Durable consumer name of criteria's title-event intake (one per deployment)",
+    )
+    nats_nak_delay_s: float = Field(
+        default=5.0, gt=0, description="Pause before a failed event is redelivered"
+    )
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = 10

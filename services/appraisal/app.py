@@ -71,7 +71,7 @@ def upstreams(app: FastAPI) -> Upstreams:
 
 def attach_relay(app: FastAPI, settings: Settings) -> OutboxRelay:
     """Create the app's outbox relay (HTTP to criteria, or JetStream when NATS_URL is set)."""
-    relay = build_relay(lambda: app.state.db, upstreams(app), settings.nats_url)
+    relay = build_relay(lambda: app.state.db, upstreams(app), settings)
     app.state.relay = relay
     return relay
 

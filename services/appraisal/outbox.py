@@ -18,11 +18,13 @@ from typing import Any, Protocol
 from services.appraisal.repository import OutboxRepository
 from services.appraisal.upstream import Upstreams
 from shared.db import Database
+from shared.events import JetStreamPublisher, StreamSpec
+from shared.settings import Settings
 
 log = logging.getLogger("ntm.appraisal.outbox")
 
 STREAM = "NTM_APPRAISAL"
-SUBJECT_PREFIX = "ntm.appraisal."
+SUBJECT_PREFIX = "ntm.appraisal"
 
 
 class Publisher(Protocol):
@@ -53,38 +55,31 @@ class HttpPublisher:
 
 
 class NatsPublisher:
-    """Publishes to JetStream; the stream is created on first use if missing."""
+    """Publishes to JetStream (shared.events): returns only once the server acknowledged the
+    message, so the relay marks a row published after that and never before."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = STREAM,
+        subject_prefix: str = SUBJECT_PREFIX,
+        create_stream: bool = True,
+    ) -> None:
         self.url = url
-        self._nc: Any = None
-        self._js: Any = None
-
-    async def _connect(self) -> Any:
-        if self._js is None:
-            import nats
-            from nats.js.api import StreamConfig
-
-            self._nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=3)
-            self._js = self._nc.jetstream()
-            with contextlib.suppress(Exception):  # exists already (with the same subjects)
-                await self._js.add_stream(
-                    StreamConfig(name=STREAM, subjects=[SUBJECT_PREFIX + ">"])
-                )
-        return self._js
+        self.jetstream = JetStreamPublisher(
+            url, StreamSpec(stream, subject_prefix), create_stream=create_stream
+        )
 
     async def publish(self, event_type: str, payload: Mapping[str, Any]) -> None:
-        js = await self._connect()
-        await js.publish(
-            SUBJECT_PREFIX + event_type,
+        await self.jetstream.publish(
+            event_type,
             json.dumps(dict(payload), ensure_ascii=False).encode(),
-            headers={"Nats-Msg-Id": str(payload["event_id"])},
+            msg_id=str(payload["event_id"]),
         )
 
     async def aclose(self) -> None:
-        if self._nc is not None:
-            await self._nc.close()
-            self._nc = self._js = None
+        await self.jetstream.aclose()
 
 
 class OutboxRelay:
@@ -151,9 +146,17 @@ class OutboxRelay:
 
 
 def build_relay(
-    db_of: Callable[[], Database | None], upstreams: Upstreams, nats_url: str | None
+    db_of: Callable[[], Database | None], upstreams: Upstreams, settings: Settings
 ) -> OutboxRelay:
-    publisher: Publisher = NatsPublisher(nats_url) if nats_url else HttpPublisher(upstreams)
+    publisher: Publisher
+    if settings.nats_url:
+        publisher = NatsPublisher(
+            settings.nats_url,
+            stream=settings.nats_appraisal_stream,
+            subject_prefix=settings.nats_appraisal_subject_prefix,
+        )
+    else:
+        publisher = HttpPublisher(upstreams)
     return OutboxRelay(db_of, publisher)
 
 

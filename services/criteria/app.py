@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.criteria import api, api_imports, api_reports, api_titles
+from services.criteria.events import start_title_consumer, stop_title_consumer
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
 from shared.settings import Settings
@@ -31,6 +32,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             api_imports.router,
         ],
         db=db,
+        # appraisal's title events from JetStream, when NATS_URL is set
+        on_startup=[start_title_consumer],
+        on_shutdown=[stop_title_consumer],
     )
 
 
