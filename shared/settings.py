@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,25 @@ class Settings(BaseSettings):
     nats_nak_delay_s: float = Field(
         default=5.0, gt=0, description="Pause before a failed event is redelivered"
     )
+    evidence_store: Literal["local"] = Field(
+        default="local",
+        description="Where evidence files are kept: 'local' (a folder); an S3-compatible"
+        " store is not implemented yet",
+    )
+    evidence_dir: Path | None = Field(
+        default=None, description="Folder of the local evidence store (default <data dir>/evidence)"
+    )
+    evidence_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    evidence_content_types: list[str] = Field(
+        default=[
+            "application/pdf",
+            "image/jpeg",
+            "image/png",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ],
+        description="Accepted evidence types, as detected from the bytes (JSON list in env)",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = 10
@@ -55,6 +75,10 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = 10.0
     graphiql: bool = True
     max_page_size: int = 1000
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     @property
     def async_database_url(self) -> str | None:

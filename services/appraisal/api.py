@@ -8,13 +8,28 @@ conditional on the dossier's version."""
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
+from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Path, Query, Request, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Body,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import FormData, UploadFile
 
-from services.appraisal import service
+from services.appraisal import evidence, service
 from services.appraisal.domain.workflow import Actor, Workflow, load_workflow
+from services.appraisal.errors import EvidenceTooLarge, invalid_field
 from services.appraisal.outbox import OutboxRelay
 from services.appraisal.schemas import (
     ActionIn,
@@ -24,6 +39,7 @@ from services.appraisal.schemas import (
     DossierIn,
     DossierOut,
     DossierPage,
+    EvidenceOut,
     PublicKeyOut,
     RevocationIn,
     TaskOut,
@@ -31,6 +47,7 @@ from services.appraisal.schemas import (
     VerifyOut,
 )
 from services.appraisal.signing import SigningKey
+from services.appraisal.storage import EvidenceStore, store_for
 from services.appraisal.upstream import upstreams_of
 from shared import clock
 from shared.db import SessionDep
@@ -235,3 +252,158 @@ async def public_key(request: Request) -> PublicKeyOut:
 )
 async def get_decision(decision_id: uuid.UUID, session: SessionDep) -> DecisionOut:
     return await service.get_decision(session, decision_id)
+
+
+# --- evidence files --------------------------------------------------------------------------
+
+Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
+INDICATOR_CODE = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
+MULTIPART_OVERHEAD = 64 * 1024  # headers and the other fields around the file
+
+
+def evidence_store(request: Request) -> EvidenceStore:
+    state = request.app.state
+    store = getattr(state, "evidence_store", None)
+    if store is None:
+        store = store_for(state.settings)
+        state.evidence_store = store
+    return cast(EvidenceStore, store)
+
+
+def _form_text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise invalid_field(
+            name, "evidence.field_invalid", f"Trường '{name}' phải là văn bản.",
+            f"Field '{name}' must be text.",
+        )  # fmt: skip
+    return value.strip()
+
+
+def _criterion(form: FormData) -> int | None:
+    raw = _form_text(form, "criterion")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 99:
+        raise invalid_field(
+            "criterion", "evidence.criterion_invalid",
+            "Số tiêu chí (criterion) phải là số nguyên từ 1 đến 99.",
+            "The criterion number must be an integer from 1 to 99.",
+        )  # fmt: skip
+    return int(raw)
+
+
+def _indicator(form: FormData) -> str | None:
+    raw = _form_text(form, "indicator")
+    if raw is not None and not INDICATOR_CODE.fullmatch(raw):
+        raise invalid_field(
+            "indicator", "evidence.indicator_invalid",
+            "Mã chỉ tiêu (indicator) không hợp lệ (chữ, số, '.', '_', '-', tối đa 40 ký tự).",
+            "The indicator code is invalid (letters, digits, '.', '_', '-', at most 40).",
+        )  # fmt: skip
+    return raw
+
+
+EVIDENCE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "criterion": {"type": "integer", "minimum": 1, "maximum": 99},
+                        "indicator": {"type": "string", "pattern": INDICATOR_CODE.pattern},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/dossiers/{dossier_id}/evidence",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload an evidence file (multipart: file, optional criterion / indicator)",
+    description="The type is judged from the bytes (PDF, JPEG, PNG, DOCX, XLSX by default);"
+    " the bytes are stored once under their SHA-256 whatever the number of dossiers citing"
+    " them. 413 `evidence.too_large`, 415 `evidence.unsupported_type`, 403 `dossier.locked`"
+    " while another level holds the dossier. Uploading the same bytes again for the same"
+    " criterion / indicator answers 200 with the existing citation.",
+    responses=problem_responses(400, 403, 404, 409, 413, 415, 422),
+    openapi_extra=EVIDENCE_BODY,
+)
+async def upload_evidence(
+    request: Request, response: Response, dossier_id: DossierId, session: SessionDep,
+    role: Role = None, unit: Unit = None, level: Level = None, who: Who = None,
+    if_match: IfMatch = None,
+) -> EvidenceOut:  # fmt: skip
+    settings = request.app.state.settings
+    actor = _actor(role, unit, level, who)
+    version = _version(if_match)
+    await evidence.precheck(session, _wf(), dossier_id, actor)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.evidence_max_bytes + MULTIPART_OVERHEAD:
+        raise EvidenceTooLarge(settings.evidence_max_bytes)
+    async with request.form(max_files=1, max_fields=10) as form:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise invalid_field(
+                "file", "evidence.file_missing", "Thiếu tệp minh chứng (trường file).",
+                "The evidence file (field 'file') is missing.",
+            )  # fmt: skip
+        up = evidence.Upload(
+            file=file.file, filename=file.filename, criterion=_criterion(form),
+            indicator=_indicator(form),
+        )  # fmt: skip
+        out = await evidence.upload(
+            session, _wf(), evidence_store(request), dossier_id, up, actor,
+            max_bytes=settings.evidence_max_bytes,
+            allowed=list(settings.evidence_content_types), expected_version=version,
+        )  # fmt: skip
+    if not out.created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@router.get(
+    "/dossiers/{dossier_id}/evidence",
+    summary="Evidence files the dossier cites (actor within the dossier's scope)",
+    responses=problem_responses(403, 404, 422),
+)
+async def list_evidence(
+    dossier_id: DossierId, session: SessionDep, role: Role = None, unit: Unit = None,
+    level: Level = None, who: Who = None,
+) -> list[EvidenceOut]:  # fmt: skip
+    return await evidence.list_evidence(session, dossier_id, _actor(role, unit, level, who))
+
+
+@router.get(
+    "/evidence/{sha256}",
+    summary="Download an evidence file by its SHA-256 (actor within a citing dossier's scope)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **problem_responses(403, 404,
+                                                                                       422)},
+)  # fmt: skip
+async def download_evidence(
+    request: Request, sha256: Sha256, session: SessionDep, role: Role = None,
+    unit: Unit = None, level: Level = None, who: Who = None,
+) -> StreamingResponse:  # fmt: skip
+    store = evidence_store(request)
+    found = await evidence.download(session, store, sha256, _actor(role, unit, level, who))
+    return StreamingResponse(
+        store.read(found.sha256),
+        media_type=found.content_type,
+        headers={
+            "Content-Length": str(found.size),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename)}",
+            "ETag": f'"{found.sha256}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )

@@ -114,3 +114,36 @@ def workflow_refusal(
 
 def decision_id_conflict(ref: uuid.UUID) -> Conflict:
     return Conflict(f"Hồ sơ {ref} đã có quyết định.", f"Dossier {ref} already has a decision.")
+
+
+class EvidenceTooLarge(ProblemError):
+    status = 413
+    code = "evidence.too_large"
+
+    def __init__(self, limit: int) -> None:
+        mib = f"{limit / 1024 / 1024:g} MiB"
+        vi = f"Tệp minh chứng (file) vượt quá dung lượng cho phép ({mib})."
+        en = f"The evidence file (file) exceeds the size limit ({mib})."
+        super().__init__(
+            vi, en, errors=[FieldError(field="file", code=self.code, message_vi=vi, message_en=en)]
+        )
+
+
+class UnsupportedEvidenceType(ProblemError):
+    status = 415
+    code = "evidence.unsupported_type"
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        kinds = ", ".join(allowed)
+        vi = f"Loại tệp minh chứng (file) không được chấp nhận; chỉ nhận: {kinds}."
+        en = f"The evidence file (file) is of a type not accepted; accepted: {kinds}."
+        super().__init__(
+            vi, en, errors=[FieldError(field="file", code=self.code, message_vi=vi, message_en=en)]
+        )
+
+
+class EvidenceNotFound(NotFound):
+    code = "evidence.not_found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"Không tìm thấy tệp minh chứng {ref}.", f"Evidence {ref} not found.")

@@ -288,3 +288,104 @@ class OutboxRepository:
     async def all(self) -> Sequence[RowMapping]:
         rows = await self.session.execute(text("SELECT * FROM appraisal.outbox ORDER BY id"))
         return rows.mappings().all()
+
+
+EVIDENCE_COLUMNS = (
+    "e.id, e.sha256, e.filename, e.criterion_number AS criterion, e.indicator_code AS indicator,"
+    " e.step, e.uploaded_by, e.role, e.unit_code AS unit, e.created_at, b.size, b.content_type"
+)
+
+
+class EvidenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_blob(self, sha256: str, size: int, content_type: str) -> None:
+        await self.session.execute(
+            text(
+                "INSERT INTO appraisal.evidence_blobs (sha256, size, content_type)"
+                " VALUES (:h, :s, :t) ON CONFLICT (sha256) DO NOTHING"
+            ),
+            {"h": sha256, "s": size, "t": content_type},
+        )
+
+    async def cite(
+        self,
+        *,
+        dossier_id: uuid.UUID,
+        sha256: str,
+        filename: str,
+        criterion: int | None,
+        indicator: str | None,
+        step: str,
+        uploaded_by: str,
+        role: str,
+        unit: str | None,
+    ) -> int | None:
+        """The new reference's id; None when the dossier already cites these bytes there."""
+        row = await self.session.execute(
+            text(
+                "INSERT INTO appraisal.evidence (dossier_id, sha256, filename, criterion_number,"
+                " indicator_code, step, uploaded_by, role, unit_code)"
+                " VALUES (:d, :h, :f, :c, :i, :s, :by, :r, :u)"
+                " ON CONFLICT (dossier_id, sha256, coalesce(criterion_number, 0),"
+                " coalesce(indicator_code, '')) DO NOTHING RETURNING id"
+            ),
+            {"d": dossier_id, "h": sha256, "f": filename, "c": criterion, "i": indicator,
+             "s": step, "by": uploaded_by, "r": role, "u": unit},
+        )  # fmt: skip
+        return row.scalar_one_or_none()
+
+    async def citation(
+        self, dossier_id: uuid.UUID, sha256: str, criterion: int | None, indicator: str | None
+    ) -> RowMapping | None:
+        row = await self.session.execute(
+            text(
+                f"SELECT {EVIDENCE_COLUMNS} FROM appraisal.evidence e"
+                " JOIN appraisal.evidence_blobs b USING (sha256)"
+                " WHERE e.dossier_id = :d AND e.sha256 = :h"
+                " AND coalesce(e.criterion_number, 0) = coalesce(CAST(:c AS smallint), 0)"
+                " AND coalesce(e.indicator_code, '') = coalesce(CAST(:i AS text), '')"
+            ),
+            {"d": dossier_id, "h": sha256, "c": criterion, "i": indicator},
+        )
+        return row.mappings().first()
+
+    async def get(self, evidence_id: int) -> RowMapping:
+        row = await self.session.execute(
+            text(
+                f"SELECT {EVIDENCE_COLUMNS} FROM appraisal.evidence e"
+                " JOIN appraisal.evidence_blobs b USING (sha256) WHERE e.id = :id"
+            ),
+            {"id": evidence_id},
+        )
+        return row.mappings().one()
+
+    async def of_dossier(self, dossier_id: uuid.UUID) -> Sequence[RowMapping]:
+        rows = await self.session.execute(
+            text(
+                f"SELECT {EVIDENCE_COLUMNS} FROM appraisal.evidence e"
+                " JOIN appraisal.evidence_blobs b USING (sha256)"
+                " WHERE e.dossier_id = :d ORDER BY e.id"
+            ),
+            {"d": dossier_id},
+        )
+        return rows.mappings().all()
+
+    async def blob(self, sha256: str) -> RowMapping | None:
+        row = await self.session.execute(
+            text("SELECT * FROM appraisal.evidence_blobs WHERE sha256 = :h"), {"h": sha256}
+        )
+        return row.mappings().first()
+
+    async def citing_dossiers(self, sha256: str) -> Sequence[RowMapping]:
+        """The dossiers citing these bytes, with the file name each gave them."""
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT ON (d.id) d.id, d.unit_code, d.unit_path, e.filename"
+                " FROM appraisal.evidence e JOIN appraisal.dossiers d ON d.id = e.dossier_id"
+                " WHERE e.sha256 = :h ORDER BY d.id, e.id"
+            ),
+            {"h": sha256},
+        )
+        return rows.mappings().all()

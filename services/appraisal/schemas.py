@@ -258,3 +258,22 @@ class PublicKeyOut(BaseModel):
     algorithm: Literal["Ed25519"] = "Ed25519"
     key_id: str
     public_key_pem: str
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    sha256: str = Field(description="SHA-256 of the bytes: the name to download them by")
+    filename: str
+    content_type: str = Field(description="As detected from the bytes")
+    size: int
+    criterion: int | None
+    indicator: str | None
+    step: str = Field(description="The dossier's step when it was uploaded")
+    uploaded_by: str | None
+    role: str | None
+    unit: str | None
+    created_at: dt.datetime
+    created: bool = Field(
+        default=False, description="False when the dossier already cited these bytes there"
+    )
+    download: str = Field(description="Path of the download route")

@@ -1,0 +1,262 @@
+"""Evidence files over REST: upload (type from the bytes, size limit, content-addressed and
+stored once), listing, download within the actor's scope, the audit chain, and the lock
+against the level that does not hold the dossier."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.appraisal.storage import LocalStore
+from shared.db import Database
+from tests.appraisal.test_dossiers_api import (
+    COMMUNE,
+    H_COMMUNE,
+    H_DISTRICT,
+    H_OTHER_DISTRICT,
+    H_PROVINCE,
+    act,
+    create,
+    ok,
+)
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def pdf_bytes() -> bytes:
+    """A (minimal) PDF unique to the call, so tests never share a blob."""
+    return b"%PDF-1.4\n% " + os.urandom(16).hex().encode() + b"\n%%EOF\n"
+
+
+def xlsx_bytes() -> bytes:
+    book = openpyxl.Workbook()
+    book.active.append(["Tiêu chí", "Đạt"])  # type: ignore[union-attr]
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def docx_bytes() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
+    return out.getvalue()
+
+
+@pytest.fixture
+def store(appraisal_app: FastAPI, tmp_path: Path) -> LocalStore:
+    """The app's evidence store in a folder of this test's own."""
+    local = LocalStore(tmp_path / "evidence")
+    appraisal_app.state.evidence_store = local
+    return local
+
+
+@pytest.fixture
+async def dossier(appraisal: httpx.AsyncClient, store: LocalStore) -> str:
+    out: str = (await create(appraisal))["id"]
+    return out
+
+
+async def upload(
+    appraisal: httpx.AsyncClient,
+    dossier: str,
+    data: bytes,
+    headers: dict[str, str],
+    *,
+    name: str = "bien-ban.pdf",
+    declared: str = PDF,
+    **fields: Any,
+) -> httpx.Response:
+    return await appraisal.post(
+        f"/v1/dossiers/{dossier}/evidence",
+        files={"file": (name, data, declared)},
+        data={k: str(v) for k, v in fields.items()},
+        headers=headers,
+    )
+
+
+def problem_field(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["message_vi"]
+    assert body["message_en"]
+    return body
+
+
+class TestUpload:
+    async def test_an_upload_is_hashed_listed_and_recorded_in_the_audit_chain(
+        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore
+    ) -> None:
+        data = pdf_bytes()
+        response = await upload(
+            appraisal, dossier, data, H_COMMUNE, name="Biên bản họp.pdf", criterion=2,
+            indicator="2.1",
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        body = response.json()
+        digest = hashlib.sha256(data).hexdigest()
+        assert body["sha256"] == digest
+        assert (body["content_type"], body["size"]) == (PDF, len(data))
+        assert (body["criterion"], body["indicator"]) == (2, "2.1")
+        assert body["filename"] == "Biên bản họp.pdf"
+        assert body["created"] is True
+        assert store.path_of(digest).read_bytes() == data
+
+        listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
+        assert [e["sha256"] for e in listed.json()] == [digest]
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+        added = timeline[-1]["entry"]
+        assert added["action"] == "evidence.added"
+        assert added["after"]["sha256"] == digest
+        verified = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline/verify")).json()
+        assert verified["intact"] is True
+
+    async def test_the_same_bytes_are_stored_once_for_many_dossiers(
+        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore, db: Database
+    ) -> None:
+        other = (await create(appraisal, title="xa-ntm", year=2024))["id"]
+        data = pdf_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        first = await upload(appraisal, dossier, data, H_COMMUNE)
+        second = await upload(appraisal, other, data, H_COMMUNE, name="ban-sao.pdf")
+        assert (first.status_code, second.status_code) == (201, 201)
+        again = await upload(appraisal, dossier, data, H_COMMUNE)
+        assert again.status_code == 200
+        assert again.json()["created"] is False
+        assert again.json()["id"] == first.json()["id"]
+
+        stored = [p for p in store.root.rglob("*") if p.is_file() and ".staging" not in p.parts]
+        assert stored == [store.path_of(digest)]
+        assert not any((store.root / ".staging").iterdir())
+        async with db.engine.connect() as conn:
+            blobs = await conn.execute(
+                text("SELECT count(*) FROM appraisal.evidence_blobs WHERE sha256 = :h"),
+                {"h": digest},
+            )
+            cites = await conn.execute(
+                text("SELECT count(*) FROM appraisal.evidence WHERE sha256 = :h"), {"h": digest}
+            )
+            assert (blobs.scalar_one(), cites.scalar_one()) == (1, 2)
+        # the repeated upload added no audit entry
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+        assert [e["entry"]["action"] for e in timeline].count("evidence.added") == 1
+
+    async def test_office_files_are_recognised_from_their_contents(
+        self, appraisal: httpx.AsyncClient, dossier: str
+    ) -> None:
+        sheet = await upload(
+            appraisal, dossier, xlsx_bytes(), H_COMMUNE, name="bang.xlsx", declared="text/plain"
+        )
+        assert sheet.status_code == 201, sheet.text
+        assert sheet.json()["content_type"] == XLSX
+        doc = await upload(appraisal, dossier, docx_bytes(), H_COMMUNE, name="to-trinh.docx")
+        assert doc.status_code == 201, doc.text
+        assert doc.json()["content_type"] == DOCX
+
+    async def test_a_file_over_the_limit_is_a_413_naming_the_field(
+        self, appraisal: httpx.AsyncClient, appraisal_app: FastAPI, dossier: str
+    ) -> None:
+        settings = appraisal_app.state.settings
+        appraisal_app.state.settings = settings.model_copy(update={"evidence_max_bytes": 1000})
+        small = await upload(appraisal, dossier, pdf_bytes(), H_COMMUNE)
+        assert small.status_code == 201
+        big = b"%PDF-1.4\n" + b"0" * 2000
+        body = problem_field(await upload(appraisal, dossier, big, H_COMMUNE), 413)
+        assert body["code"] == "evidence.too_large"
+        assert [e["field"] for e in body["errors"]] == ["file"]
+        # refused from Content-Length alone, before the body is read
+        huge = b"%PDF-1.4\n" + b"0" * 200_000
+        body = problem_field(await upload(appraisal, dossier, huge, H_COMMUNE), 413)
+        assert "file" in body["message_vi"]
+
+    async def test_a_type_outside_the_allow_list_is_a_415_whatever_it_claims(
+        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore
+    ) -> None:
+        for data in (b"MZ\x90\x00 not a pdf", b"PK\x03\x04 broken zip", b""):
+            body = problem_field(
+                await upload(appraisal, dossier, data, H_COMMUNE, name="a.pdf", declared=PDF), 415
+            )
+            assert body["code"] == "evidence.unsupported_type"
+            assert [e["field"] for e in body["errors"]] == ["file"]
+        assert not any((store.root / ".staging").iterdir())
+        listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
+        assert listed.json() == []
+
+    async def test_bad_form_fields_are_a_422_naming_the_field(
+        self, appraisal: httpx.AsyncClient, dossier: str
+    ) -> None:
+        for fields, field in (
+            ({"criterion": "0"}, "criterion"),
+            ({"criterion": "abc"}, "criterion"),
+            ({"indicator": "a b/c"}, "indicator"),
+        ):
+            response = await upload(appraisal, dossier, pdf_bytes(), H_COMMUNE, **fields)
+            body = problem_field(response, 422)
+            assert [e["field"] for e in body["errors"]] == [field]
+        missing = await appraisal.post(
+            f"/v1/dossiers/{dossier}/evidence", data={"criterion": "1"}, headers=H_COMMUNE
+        )
+        assert [e["field"] for e in problem_field(missing, 422)["errors"]] == ["file"]
+        garbled = await appraisal.post(
+            f"/v1/dossiers/{dossier}/evidence",
+            content=b"--x\r\nnot a part",
+            headers={**H_COMMUNE, "Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert 400 <= garbled.status_code < 500
+        no_role = await upload(appraisal, dossier, pdf_bytes(), {})
+        assert [e["field"] for e in problem_field(no_role, 422)["errors"]] == ["X-Role"]
+
+    async def test_an_upload_is_refused_while_another_level_holds_the_dossier(
+        self, appraisal: httpx.AsyncClient, dossier: str
+    ) -> None:
+        locked = await upload(appraisal, dossier, pdf_bytes(), H_DISTRICT)
+        assert problem_field(locked, 403)["code"] == "dossier.locked"
+        outside = await upload(appraisal, dossier, pdf_bytes(), H_OTHER_DISTRICT)
+        assert problem_field(outside, 403)["code"] == "dossier.out_of_scope"
+        await ok(await act(appraisal, dossier, "withdraw", H_COMMUNE), "withdrawn")
+        closed = await upload(appraisal, dossier, pdf_bytes(), H_COMMUNE)
+        assert problem_field(closed, 403)["code"] == "dossier.locked"
+        missing = await upload(
+            appraisal, "00000000-0000-0000-0000-000000000000", pdf_bytes(), H_COMMUNE
+        )
+        assert problem_field(missing, 404)["code"] == "dossier.not_found"
+
+
+class TestDownload:
+    async def test_a_file_is_served_with_its_checked_type_within_scope_only(
+        self, appraisal: httpx.AsyncClient, dossier: str
+    ) -> None:
+        data = pdf_bytes()
+        digest = (await upload(appraisal, dossier, data, H_COMMUNE, name="Tờ trình.pdf")).json()[
+            "sha256"
+        ]
+        for headers in (H_COMMUNE, H_DISTRICT, H_PROVINCE, {"X-Role": "central_officer"}):
+            got = await appraisal.get(f"/v1/evidence/{digest}", headers=headers)
+            assert got.status_code == 200, got.text
+            assert got.content == data
+            assert got.headers["content-type"] == PDF
+            assert got.headers["x-content-type-options"] == "nosniff"
+            assert "attachment" in got.headers["content-disposition"]
+        refused = await appraisal.get(f"/v1/evidence/{digest}", headers=H_OTHER_DISTRICT)
+        assert problem_field(refused, 403)["code"] == "dossier.out_of_scope"
+        listing = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_OTHER_DISTRICT)
+        assert listing.status_code == 403
+        unknown = await appraisal.get(f"/v1/evidence/{'0' * 64}", headers=H_COMMUNE)
+        assert problem_field(unknown, 404)["code"] == "evidence.not_found"
+        bad = await appraisal.get("/v1/evidence/not-a-digest", headers=H_COMMUNE)
+        assert bad.status_code == 422
+        assert COMMUNE in (await appraisal.get(f"/v1/dossiers/{dossier}")).json()["unit"]["code"]
