@@ -417,7 +417,11 @@ class TransferImportRepository:
         savepoint; how many were written, and the rows another import posted meanwhile (the
         caller decides whether to keep the rest, see `undo`)."""
         conn = await self._conn()
-        await conn.execute("SAVEPOINT transfer_import")
+        # The insert fires the statement triggers (funding.monthly, funding.rollup) over the
+        # whole transition table: their sorts and aggregates run faster at the default
+        # work_mem than at the staging's 256MB (EXPLAIN ANALYZE, 1,000,000 rows), as a plain
+        # COPY into the ledger runs them.
+        await conn.execute("SET LOCAL work_mem TO DEFAULT; SAVEPOINT transfer_import")
         try:
             await conn.execute(_ACCOUNTS)
             status: str = await conn.execute(_INSERT, recorded_by, job_id)
