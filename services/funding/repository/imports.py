@@ -419,7 +419,7 @@ class TransferImportRepository:
         conn = await self._conn()
         # The insert fires the statement triggers (funding.monthly, funding.rollup) over the
         # whole transition table: their sorts and aggregates run faster at the default
-        # work_mem than at the staging's 256MB (EXPLAIN ANALYZE, 1,000,000 rows), as a plain
+        # work_mem than at the staging's 256MB (EXPLAIN ANALYZE at 200,000 rows), as a plain
         # COPY into the ledger runs them.
         await conn.execute("SET LOCAL work_mem TO DEFAULT; SAVEPOINT transfer_import")
         try:
