@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.criteria import imports
 from services.criteria.api import RecordedBy
-from services.criteria.schemas.imports import ImportJobOut
+from shared import jobs
 from shared.bulk import (
     ImportFormat,
     ImportMode,
@@ -22,6 +22,7 @@ from shared.bulk import (
 )
 from shared.db import SessionDep, database_of
 from shared.errors import problem_responses
+from shared.jobs import ImportJobOut
 
 router = APIRouter(prefix="/v1", tags=["imports"])
 
@@ -109,15 +110,21 @@ async def import_indicator_values(
         memory_bytes=imports.JOB_THRESHOLD_BYTES,
         content_length=request.headers.get("content-length"),
     )
-    options = imports.ImportOptions(dry_run=dry_run, mode=mode, recorded_by=recorded_by)
+    options = jobs.ImportOptions(dry_run=dry_run, mode=mode, recorded_by=recorded_by)
     owned = True
     try:
         if fmt is ImportFormat.csv:
             await check_csv_header(body, imports.CSV_COLUMNS, imports.LIMITS)
         if body.size > imports.JOB_THRESHOLD_BYTES or body.lines > imports.JOB_THRESHOLD_ROWS:
             owned = False  # the job's task closes the spool
-            job = await imports.start_job(
-                request.app, database_of(request), body, fmt, options, _root_path(request)
+            job = await jobs.start_job(
+                request.app,
+                database_of(request),
+                imports.job_spec(),
+                body,
+                fmt,
+                options,
+                _root_path(request),
             )
             return JSONResponse(
                 job.model_dump(mode="json"),
@@ -128,8 +135,8 @@ async def import_indicator_values(
     finally:
         if owned:
             body.close()
-    if imports.refused(summary) and not dry_run:
-        return summary_problem_response(request, imports.rejected_problem(summary), summary)
+    if jobs.refused(summary) and not dry_run:
+        return summary_problem_response(request, jobs.rejected_problem(summary), summary)
     return JSONResponse(summary.model_dump(mode="json"))
 
 
@@ -142,7 +149,7 @@ async def import_indicator_values(
 async def get_import_job(
     request: Request, session: SessionDep, job_id: Annotated[uuid.UUID, Path()]
 ) -> ImportJobOut:
-    return await imports.get_job(session, job_id, _root_path(request))
+    return await jobs.get_job(session, "criteria", job_id, _root_path(request))
 
 
 @router.post(

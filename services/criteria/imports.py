@@ -27,46 +27,36 @@ ISO `yyyy-mm-dd` in both formats. CSV evidence is a list separated by `;`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
-from fastapi import FastAPI
-from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria.repository.imports import (
-    ImportJobRepository,
     IndicatorImportRepository,
     Rejection,
     StageRecord,
 )
 from services.criteria.schemas import UNIT_CODE_PATTERN
-from services.criteria.schemas.imports import ImportJobOut, JobProblem, JobStatus
 from shared.bulk import (
     MAX_ERRORS,
     ErrorLog,
     ImportFormat,
     ImportLimits,
-    ImportMode,
     ImportSummary,
     RowError,
-    SpooledBody,
     iter_batches,
     merge_errors,
 )
-from shared.db import Database
-from shared.errors import InvalidInput, NotFound, ProblemError
-from shared.logging import current_request_id
+from shared.errors import InvalidInput, NotFound
+from shared.jobs import ImportOptions, JobSpec, Progress, refused
 from shared.vn import VnParseError, fold, nfc, parse_vn_date, parse_vn_percent
 
 log = logging.getLogger("ntm.criteria.imports")
@@ -98,18 +88,6 @@ _BOOLEAN_WORDS: Final[dict[str, bool]] = {
     **{w: False for w in _FALSE_WORDS},
     **{fold(w): False for w in _FALSE_WORDS},
 }
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    dry_run: bool = False
-    mode: ImportMode = ImportMode.atomic
-    recorded_by: str | None = None
-
-
-def refused(summary: ImportSummary) -> bool:
-    """An atomic import with a rejected row writes nothing."""
-    return summary.mode is ImportMode.atomic and summary.rejected > 0
 
 
 # ------------------------------------------------------------------ per-row checks
@@ -540,10 +518,6 @@ def _rejection_error(r: Rejection) -> RowError:
     )
 
 
-Progress = Callable[[int, int], Awaitable[None]]
-"""Called after each chunk with the rows read and the rows rejected so far."""
-
-
 async def import_indicator_values(
     session: AsyncSession,
     chunks: AsyncIterable[bytes],
@@ -628,79 +602,28 @@ async def import_indicator_values(
     return summary
 
 
-def rejected_problem(summary: ImportSummary) -> ProblemError:
-    """The 422 of an atomic import refused because of rejected rows."""
-    return InvalidInput(
-        f"{summary.rejected} dòng không hợp lệ; không dòng nào được ghi (chế độ atomic).",
-        f"{summary.rejected} invalid row(s); nothing was recorded (atomic mode).",
-        code="import.rejected",
-        errors=[e.as_field_error() for e in summary.errors],
-    )
-
-
 # ------------------------------------------------------------------------- jobs
 
 
-@dataclass
-class _Jobs:
-    """Background import tasks held by an app (so they are not garbage-collected)."""
-
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_RUNNING_JOBS))
-
-
-def _jobs_of(app: FastAPI) -> _Jobs:
-    jobs = getattr(app.state, "import_jobs", None)
-    if not isinstance(jobs, _Jobs):
-        jobs = _Jobs()
-        app.state.import_jobs = jobs
-    return jobs
+async def _run(
+    session: AsyncSession,
+    chunks: AsyncIterable[bytes],
+    fmt: ImportFormat,
+    options: ImportOptions,
+    progress: Progress | None,
+    job_id: uuid.UUID | None,
+) -> ImportSummary:
+    return await import_indicator_values(session, chunks, fmt, options, progress)
 
 
-def job_url(root_path: str, job_id: uuid.UUID) -> str:
-    return f"{root_path}/v1/imports/jobs/{job_id}"
-
-
-def _job_out(row: RowMapping, root_path: str) -> ImportJobOut:
-    errors = [RowError.model_validate(e) for e in row["errors"]]
-    finished = row["status"] in (JobStatus.succeeded, JobStatus.failed)
-    problem = JobProblem.model_validate(row["problem"]) if row["problem"] else None
-    summary = None
-    # a job refused row by row has a summary; one that failed as a whole has none
-    if finished and (problem is None or problem.code == "import.rejected"):
-        summary = ImportSummary(
-            kind=row["kind"],
-            dry_run=row["dry_run"],
-            mode=row["mode"],
-            total=row["total"],
-            created=row["created"],
-            updated=row["updated"],
-            ignored=row["ignored"],
-            rejected=row["rejected"],
-            errors=errors,
-            errors_truncated=row["errors_truncated"],
-        )
-    return ImportJobOut(
-        id=row["id"],
-        url=job_url(root_path, row["id"]),
-        kind=row["kind"],
-        status=row["status"],
-        dry_run=row["dry_run"],
-        mode=row["mode"],
-        total=row["total"],
-        processed=row["processed"],
-        created=row["created"],
-        updated=row["updated"],
-        ignored=row["ignored"],
-        rejected=row["rejected"],
-        errors=errors,
-        errors_truncated=row["errors_truncated"],
-        problem=problem,
-        summary=summary,
-        request_id=row["request_id"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
+def job_spec() -> JobSpec:
+    """The background job of this import (shared.jobs), with the module's current settings."""
+    return JobSpec(
+        schema="criteria",
+        kind=KIND,
+        run=_run,
+        progress_every_s=PROGRESS_EVERY_S,
+        max_running=MAX_RUNNING_JOBS,
     )
 
 
@@ -712,173 +635,3 @@ class UnknownKind(NotFound):
             f"Không có loại dữ liệu nhập '{kind}'; dịch vụ này nhận: {KIND}.",
             f"No import kind '{kind}'; this service takes: {KIND}.",
         )
-
-
-class JobNotFound(NotFound):
-    code = "import_job.not_found"
-
-    def __init__(self, job_id: uuid.UUID) -> None:
-        super().__init__(
-            f"Không tìm thấy lượt nhập dữ liệu '{job_id}'.", f"No import job '{job_id}'."
-        )
-
-
-# A running job writes progress at least every few seconds, except during its final INSERT
-# (about 20 s per 500,000 rows here): ten silent minutes mean its process died. Its data
-# transaction died with it, so nothing was half-applied.
-STALE_AFTER_S = 600
-
-
-async def get_job(session: AsyncSession, job_id: uuid.UUID, root_path: str) -> ImportJobOut:
-    jobs = ImportJobRepository(session)
-    await jobs.fail_if_stale(job_id, STALE_AFTER_S)
-    row = await jobs.get(job_id)
-    if row is None:
-        raise JobNotFound(job_id)
-    return _job_out(row, root_path)
-
-
-async def start_job(
-    app: FastAPI,
-    db: Database,
-    body: SpooledBody,
-    fmt: ImportFormat,
-    options: ImportOptions,
-    root_path: str,
-) -> ImportJobOut:
-    """Record a queued job (committed at once, so pollers see it) and start its task, which
-    owns `body` from here on."""
-    job_id = uuid.uuid4()
-    estimate = max(body.lines - (1 if fmt is ImportFormat.csv else 0), 0)
-    try:
-        async for session in db.session_scope():
-            jobs = ImportJobRepository(session)
-            await jobs.create(
-                job_id,
-                kind=KIND,
-                dry_run=options.dry_run,
-                mode=options.mode.value,
-                total=estimate,
-                recorded_by=options.recorded_by,
-                request_id=current_request_id(),
-            )
-            row = await jobs.get(job_id)
-    except BaseException:
-        body.close()
-        raise
-    assert row is not None
-    state = _jobs_of(app)
-    task = asyncio.create_task(_run_job(db, state, job_id, body, fmt, options))
-    state.tasks.add(task)
-    task.add_done_callback(state.tasks.discard)
-    return _job_out(row, root_path)
-
-
-async def _finish(
-    db: Database,
-    job_id: uuid.UUID,
-    status: JobStatus,
-    summary: ImportSummary | None,
-    problem: ProblemError | None,
-) -> None:
-    counts = None
-    errors: list[dict[str, Any]] = []
-    truncated = False
-    if summary is not None:
-        counts = {
-            "total": summary.total,
-            "created": summary.created,
-            "updated": summary.updated,
-            "ignored": summary.ignored,
-            "rejected": summary.rejected,
-        }
-        errors = [e.model_dump() for e in summary.errors]
-        truncated = summary.errors_truncated
-    elif problem is not None and problem.errors:
-        errors = [
-            {
-                "line": e.row or 0,
-                "field": e.field,
-                "code": e.code,
-                "message_vi": e.message_vi,
-                "message_en": e.message_en,
-            }
-            for e in problem.errors
-        ]
-    async for session in db.session_scope():
-        await ImportJobRepository(session).finish(
-            job_id,
-            status=status.value,
-            counts=counts,
-            errors=errors,
-            errors_truncated=truncated,
-            problem=(
-                {
-                    "code": problem.code,
-                    "message_vi": problem.message_vi,
-                    "message_en": problem.message_en,
-                }
-                if problem is not None
-                else None
-            ),
-        )
-
-
-async def _run_job(
-    db: Database,
-    state: _Jobs,
-    job_id: uuid.UUID,
-    body: SpooledBody,
-    fmt: ImportFormat,
-    options: ImportOptions,
-) -> None:
-    """The job's task: one transaction for the data, short ones for its progress."""
-    last = time.monotonic()
-
-    async def progress(processed: int, rejected: int) -> None:
-        nonlocal last
-        if time.monotonic() - last < PROGRESS_EVERY_S:
-            return
-        last = time.monotonic()
-        async for session in db.session_scope():
-            await ImportJobRepository(session).progress(job_id, processed, rejected)
-
-    try:
-        async with state.slots:
-            async for session in db.session_scope():
-                await ImportJobRepository(session).start(job_id)
-            summary: ImportSummary | None = None
-            async for session in db.session_scope():
-                summary = await import_indicator_values(
-                    session, body.chunks(), fmt, options, progress
-                )
-            assert summary is not None
-            if refused(summary) and not options.dry_run:
-                await _finish(db, job_id, JobStatus.failed, summary, rejected_problem(summary))
-            else:
-                await _finish(db, job_id, JobStatus.succeeded, summary, None)
-    except ProblemError as exc:
-        await _finish(db, job_id, JobStatus.failed, None, exc)
-    except asyncio.CancelledError:
-        interrupted = ProblemError(
-            "Lượt nhập bị dừng khi dịch vụ tắt; không dòng nào được ghi. Hãy gửi lại tệp.",
-            "The import was stopped when the service shut down; nothing was recorded. "
-            "Send the file again.",
-            code="import.interrupted",
-        )
-        with contextlib.suppress(Exception):
-            await asyncio.shield(_finish(db, job_id, JobStatus.failed, None, interrupted))
-        raise
-    except Exception:
-        log.exception("import job failed", extra={"job_id": str(job_id)})
-        internal = ProblemError(
-            "Lỗi hệ thống khi nhập dữ liệu; không dòng nào được ghi. Hãy báo mã lượt nhập.",
-            "Internal error during the import; nothing was recorded. Please report the job id.",
-            code="internal_error",
-        )
-        try:
-            await _finish(db, job_id, JobStatus.failed, None, internal)
-        except Exception:
-            log.exception("could not record the failure of import job %s", job_id)
-    finally:
-        body.close()

@@ -6,15 +6,12 @@ tables vanish with it (ON COMMIT DROP)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterable, Collection, Sequence
+from collections.abc import AsyncIterable, Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import orjson
-from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import raw_connection
@@ -254,130 +251,3 @@ class IndicatorImportRepository:
         statement = _INSERT + _IN_LINE_ORDER if self._repeats else _INSERT
         status: str = await (await self._conn()).execute(statement, recorded_by)
         return int(status.rsplit(" ", 1)[-1])
-
-
-JOB_COLUMNS = (
-    "id, kind, status, dry_run, mode, total, processed, created, updated, ignored, rejected,"
-    " errors, errors_truncated, problem, recorded_by, request_id, created_at, started_at,"
-    " finished_at, updated_at"
-)
-
-
-class ImportJobRepository:
-    """Rows of `criteria.import_jobs`; each call is meant for its own short transaction."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def create(
-        self,
-        job_id: uuid.UUID,
-        *,
-        kind: str,
-        dry_run: bool,
-        mode: str,
-        total: int,
-        recorded_by: str | None,
-        request_id: str | None,
-    ) -> None:
-        await self.session.execute(
-            text(
-                "INSERT INTO criteria.import_jobs (id, kind, status, dry_run, mode, total,"
-                " processed, created, updated, ignored, rejected, errors, errors_truncated,"
-                " recorded_by, request_id)"
-                " VALUES (:id, :kind, 'queued', :dry_run, :mode, :total, 0, 0, 0, 0, 0,"
-                " CAST('[]' AS jsonb), false, :by, :rid)"
-            ),
-            {
-                "id": job_id,
-                "kind": kind,
-                "dry_run": dry_run,
-                "mode": mode,
-                "total": total,
-                "by": recorded_by,
-                "rid": request_id,
-            },
-        )
-
-    async def get(self, job_id: uuid.UUID) -> RowMapping | None:
-        result = await self.session.execute(
-            text(f"SELECT {JOB_COLUMNS} FROM criteria.import_jobs WHERE id = :id"),
-            {"id": job_id},
-        )
-        return result.mappings().first()
-
-    async def start(self, job_id: uuid.UUID) -> None:
-        await self.session.execute(
-            text(
-                "UPDATE criteria.import_jobs SET status = 'running', started_at = now(),"
-                " updated_at = now() WHERE id = :id"
-            ),
-            {"id": job_id},
-        )
-
-    async def progress(self, job_id: uuid.UUID, processed: int, rejected: int) -> None:
-        await self.session.execute(
-            text(
-                "UPDATE criteria.import_jobs SET processed = :p, rejected = :r,"
-                " total = GREATEST(total, :p), updated_at = now() WHERE id = :id"
-            ),
-            {"id": job_id, "p": processed, "r": rejected},
-        )
-
-    async def fail_if_stale(self, job_id: uuid.UUID, stale_after_s: int) -> None:
-        """A running job whose heartbeat (`updated_at`) stopped: its process died."""
-        await self.session.execute(
-            text(
-                "UPDATE criteria.import_jobs SET status = 'failed', finished_at = now(),"
-                " updated_at = now(), problem = CAST(:problem AS jsonb)"
-                " WHERE id = :id AND status = 'running'"
-                " AND updated_at < now() - make_interval(secs => :secs)"
-            ),
-            {
-                "id": job_id,
-                "secs": stale_after_s,
-                "problem": orjson.dumps(
-                    {
-                        "code": "import.interrupted",
-                        "message_vi": "Lượt nhập bị gián đoạn (tiến trình xử lý đã dừng); "
-                        "không dòng nào được ghi, vui lòng gửi lại tệp.",
-                        "message_en": "The import was interrupted (its process stopped); "
-                        "nothing was recorded, please send the file again.",
-                    }
-                ).decode(),
-            },
-        )
-
-    async def finish(
-        self,
-        job_id: uuid.UUID,
-        *,
-        status: str,
-        counts: dict[str, int] | None,
-        errors: Sequence[dict[str, Any]],
-        errors_truncated: bool,
-        problem: dict[str, str] | None,
-    ) -> None:
-        params: dict[str, Any] = {
-            "id": job_id,
-            "status": status,
-            "errors": orjson.dumps(list(errors)).decode(),
-            "trunc": errors_truncated,
-            "problem": orjson.dumps(problem).decode() if problem is not None else None,
-        }
-        assignments = ""
-        if counts is not None:
-            assignments = (
-                " total = :total, processed = :total, created = :created, updated = :updated,"
-                " ignored = :ignored, rejected = :rejected,"
-            )
-            params |= counts
-        await self.session.execute(
-            text(
-                f"UPDATE criteria.import_jobs SET status = :status,{assignments}"
-                " errors = CAST(:errors AS jsonb), errors_truncated = :trunc,"
-                " problem = CAST(:problem AS jsonb), finished_at = now(), updated_at = now()"
-                " WHERE id = :id"
-            ),
-            params,
-        )
