@@ -25,12 +25,15 @@ from fastapi import (
     status,
 )
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.appraisal import evidence, service
 from services.appraisal.domain.workflow import Actor, Workflow, load_workflow
 from services.appraisal.errors import EvidenceTooLarge, invalid_field
 from services.appraisal.outbox import OutboxRelay
+from services.appraisal.repository import DOSSIER_COLUMNS
 from services.appraisal.schemas import (
     ActionIn,
     CommentIn,
@@ -132,6 +135,40 @@ async def list_dossiers(
         session, _wf(), unit=unit, status=status_, title=title, year=year, kind=kind,
         cursor=cursor, limit=limit, today=clock.today(),
     )  # fmt: skip
+
+
+class DossierLookupIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"units": ["15592", "15583"]}]}
+    )
+
+    units: list[Annotated[str, Field(pattern=r"^\d{2,5}$")]] = Field(min_length=1, max_length=500)
+
+
+class DossierLookupOut(BaseModel):
+    items: list[list[DossierOut]] = Field(
+        description="Per unit of the request, in its order: its dossiers, oldest first"
+    )
+
+
+@router.post(
+    "/dossiers/lookup",
+    summary="The dossiers of many units in one call, answered in key order (for the gateway)",
+    responses=problem_responses(422),
+)
+async def lookup_dossiers(session: SessionDep, body: DossierLookupIn) -> DossierLookupOut:
+    rows = await session.execute(
+        text(
+            f"SELECT {DOSSIER_COLUMNS} FROM appraisal.dossiers d"
+            " WHERE d.unit_code = ANY(:units) ORDER BY d.created_at, d.id"
+        ),
+        {"units": sorted(set(body.units))},
+    )
+    today = clock.today()
+    by_unit: dict[str, list[DossierOut]] = {}
+    for row in rows.mappings():
+        by_unit.setdefault(row["unit_code"], []).append(service.dossier_out(_wf(), row, today))
+    return DossierLookupOut(items=[by_unit.get(code, []) for code in body.units])
 
 
 @router.get("/dossiers/{dossier_id}", responses=problem_responses(404, 422))

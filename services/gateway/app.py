@@ -14,10 +14,12 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from services.gateway.clients import (
+    AppraisalClient,
     CriteriaClient,
     FundingClient,
     Upstreams,
     make_http_client,
+    missing_appraisal,
     missing_funding,
 )
 from services.gateway.context import Context
@@ -75,6 +77,9 @@ def upstreams_from_settings(
         funding=FundingClient(client("funding", settings.funding_url))
         if funding_transport is not None or settings.funding_url
         else missing_funding(),
+        appraisal=AppraisalClient(client("appraisal", settings.appraisal_url))
+        if transports.get("appraisal") is not None or settings.appraisal_url
+        else missing_appraisal(),
     )
 
 

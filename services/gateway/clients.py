@@ -48,21 +48,31 @@ class UpstreamClient:
         self.retries = retries
 
     async def request(
-        self, method: str, path: str, *, params: JSON | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: JSON | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = True,
     ) -> Any:
-        """Send an idempotent read (GET, or a POST lookup) with one retry on transport errors."""
+        """Send an idempotent read (GET, or a POST lookup) with one retry on transport errors;
+        `retry=False` for a write that must not be sent twice."""
         content = orjson.dumps(json) if json is not None else None
-        headers = {"content-type": "application/json"} if content is not None else None
+        headers = dict(headers or {})
+        if content is not None:
+            headers["content-type"] = "application/json"
         attempt = 0
         while True:
             try:
                 response = await self.http.request(
-                    method, path, params=params, content=content, headers=headers
+                    method, path, params=params, content=content, headers=headers or None
                 )
                 break
             except httpx.TransportError as exc:
                 attempt += 1
-                if attempt > self.retries:
+                if not retry or attempt > self.retries:
                     log.warning(
                         "upstream unreachable", extra={"upstream": self.name, "err": str(exc)}
                     )
@@ -202,6 +212,22 @@ class CriteriaClient(UpstreamClient):
 
         return list(await asyncio.gather(*(one(k) for k in keys)))
 
+    async def unit_titles(self, keys: list[tuple[str, date]]) -> list[list[JSON] | GatewayError]:
+        """Titles of each unit. Criteria has no batch lookup of titles: one GET per unit,
+        concurrently; a failing key fails only its own field."""
+
+        async def one(key: tuple[str, date]) -> list[JSON] | GatewayError:
+            code, day = key
+            try:
+                items: list[JSON] = await self.request(
+                    "GET", f"/v1/units/{code}/titles", params={"as_of": day.isoformat()}
+                )
+            except GatewayError as exc:
+                return exc
+            return items
+
+        return list(await asyncio.gather(*(one(k) for k in keys)))
+
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(
             "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}
@@ -280,7 +306,14 @@ class MissingUpstream(UpstreamClient):
     """Stands in for a service the gateway was not configured with: every call fails."""
 
     async def request(
-        self, method: str, path: str, *, params: JSON | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: JSON | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        retry: bool = True,
     ) -> Any:
         raise GatewayError(
             "UPSTREAM_UNAVAILABLE",
@@ -299,6 +332,57 @@ def missing_funding() -> FundingClient:
     return MissingFunding(httpx.AsyncClient(base_url="http://funding.invalid"))
 
 
+APPRAISAL_UNIT_CODE = re.compile(r"^\d{2,5}$")  # dossiers are opened on communes and above
+
+
+class AppraisalClient(UpstreamClient):
+    """The appraisal service: dossiers read in batches, and its writes with the actor's headers."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        super().__init__("appraisal", http)
+
+    async def get_dossier(self, dossier_id: str) -> JSON | None:
+        try:
+            item: JSON = await self.request("GET", f"/v1/dossiers/{dossier_id}")
+        except GatewayError as exc:
+            if exc.extensions["code"] == "NOT_FOUND":
+                return None
+            raise
+        return item
+
+    async def list_dossiers(self, params: JSON) -> JSON:
+        page: JSON = await self.request(
+            "GET", "/v1/dossiers", params={k: v for k, v in params.items() if v is not None}
+        )
+        return page
+
+    async def lookup_unit_dossiers(self, codes: list[str]) -> list[list[JSON]]:
+        """Every dossier of each unit, one POST for all of them (villages have none)."""
+        out: list[list[JSON]] = [[] for _ in codes]
+        idx = [i for i, c in enumerate(codes) if APPRAISAL_UNIT_CODE.match(c)]
+        if not idx:
+            return out
+        body = {"units": [codes[i] for i in idx]}
+        items = (await self.request("POST", "/v1/dossiers/lookup", json=body))["items"]
+        for i, item in zip(idx, items, strict=True):
+            out[i] = item
+        return out
+
+    async def write(self, path: str, body: JSON, headers: dict[str, str]) -> JSON:
+        """POST a dossier write as the actor of `headers`. Not retried: appraisal has no
+        idempotency keys yet, so a repeat after a lost answer could act twice."""
+        result: JSON = await self.request("POST", path, json=body, headers=headers, retry=False)
+        return result
+
+
+class MissingAppraisal(MissingUpstream, AppraisalClient):
+    pass
+
+
+def missing_appraisal() -> AppraisalClient:
+    return MissingAppraisal(httpx.AsyncClient(base_url="http://appraisal.invalid"))
+
+
 @dataclass
 class Upstreams:
     """The service clients one gateway process holds for its lifetime."""
@@ -307,7 +391,9 @@ class Upstreams:
     # optional so that a gateway configured before funding existed still starts; its funding
     # fields then fail with UPSTREAM_UNAVAILABLE
     funding: FundingClient = field(default_factory=missing_funding)
+    appraisal: AppraisalClient = field(default_factory=missing_appraisal)
 
     async def aclose(self) -> None:
         await self.criteria.http.aclose()
         await self.funding.http.aclose()
+        await self.appraisal.http.aclose()

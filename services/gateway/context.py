@@ -10,6 +10,7 @@ from strawberry.fastapi import BaseContext
 from services.gateway.clients import JSON, ChildrenKey, FundingKey, Upstreams
 
 UnitKey = tuple[str, date]
+ACTOR_HEADERS = ("X-Role", "X-Unit", "X-Level", "X-Recorded-By")
 
 
 class Loaders:
@@ -37,6 +38,12 @@ class Loaders:
         self.funding: DataLoader[FundingKey, JSON] = DataLoader(
             load_fn=upstreams.funding.lookup_summaries  # a GatewayError fails only its key
         )
+        self.unit_dossiers: DataLoader[str, list[JSON]] = DataLoader(
+            load_fn=upstreams.appraisal.lookup_unit_dossiers
+        )
+        self.recognitions: DataLoader[UnitKey, list[JSON]] = DataLoader(
+            load_fn=criteria.unit_titles  # a GatewayError fails only its key
+        )
 
 
 class Context(BaseContext):
@@ -46,3 +53,11 @@ class Context(BaseContext):
         super().__init__()
         self.upstreams = upstreams
         self.loaders = Loaders(upstreams)
+
+    def actor_headers(self) -> dict[str, str]:
+        """The acting person's headers as the gateway received them, to forward to appraisal
+        (until auth lands, appraisal learns who acts from these)."""
+        request = self.request
+        if request is None:
+            return {}
+        return {h: v for h in ACTOR_HEADERS if (v := request.headers.get(h)) is not None}

@@ -12,6 +12,7 @@ from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCach
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from services.gateway.appraisal_types import AppraisalMutation, AppraisalQuery
 from services.gateway.context import Context
 from services.gateway.criteria_types import CriteriaSet
 from services.gateway.errors import GatewayError, bad_input
@@ -24,7 +25,7 @@ MAX_DEPTH = 12
 
 
 @strawberry.type
-class Query:
+class Query(AppraisalQuery):
     @strawberry.field(description="A unit by official code, as valid on `asOf` (default today)")
     async def unit(
         self, info: Info[Context, None], code: str, as_of: DateArg = None
@@ -86,7 +87,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation(FundingMutation):
+class Mutation(FundingMutation, AppraisalMutation):
     """Every service's mutations, one base class each."""
 
 

@@ -15,6 +15,7 @@ from services.gateway.context import Context
 from services.gateway.errors import bad_input
 
 if TYPE_CHECKING:
+    from services.gateway.appraisal_types import Dossier, Recognition
     from services.gateway.criteria_types import CriteriaReport, Evaluation, Target
     from services.gateway.funding_types import FundingSummary
 
@@ -220,6 +221,22 @@ class Unit:
             FundingKey(self.code, self.ref_date, year, from_, to)
         )
         return FundingSummary.from_json(item)  # a failed summary raised in `load`
+
+    @strawberry.field(description="Recognition dossiers opened on this unit, oldest first")
+    async def dossiers(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Dossier, strawberry.lazy("services.gateway.appraisal_types")]]:
+        from services.gateway.appraisal_types import unit_dossiers
+
+        return await unit_dossiers(info, self)
+
+    @strawberry.field(description="Granted and revoked titles, with their decisions")
+    async def recognitions(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Recognition, strawberry.lazy("services.gateway.appraisal_types")]]:
+        from services.gateway.appraisal_types import unit_recognitions
+
+        return await unit_recognitions(info, self)
 
     @strawberry.field(description="The units this one was formed from (2025 reorganisation)")
     async def predecessors(self, info: Info[Context, None]) -> list[Unit]:

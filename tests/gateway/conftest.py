@@ -32,18 +32,32 @@ class GraphQL:
     upstream: CountingTransport
     last_response: httpx.Response | None = field(default=None)
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST a query; returns the whole response body (data and errors)."""
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST a query (with `headers`, e.g. the actor's); returns the whole response body."""
         self.upstream.calls.clear()
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
         self.last_response = response
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The `data` of a query that must succeed."""
-        body = await self(query, variables)
+        body = await self(query, variables, headers=headers)
         assert "errors" not in body, body["errors"]
         result: dict[str, Any] = body["data"]
         return result
@@ -79,6 +93,28 @@ async def gql_funding(
     funding = CountingTransport(httpx.ASGITransport(app=funding_app))
     funding.calls = criteria.calls  # one list, cleared before each query
     app = create_gateway_app(settings, transports={"criteria": criteria, "funding": funding})
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
+        yield GraphQL(client, criteria)
+
+
+@pytest.fixture
+async def gql_appraisal(
+    settings: Settings, criteria_app: FastAPI, funding_app: FastAPI, appraisal_app: FastAPI
+) -> AsyncIterator[GraphQL]:
+    """A gateway over the real criteria, funding and appraisal apps; `upstream.calls` lists the
+    calls to the three (their paths tell them apart)."""
+    criteria = CountingTransport(httpx.ASGITransport(app=criteria_app))
+    funding = CountingTransport(httpx.ASGITransport(app=funding_app))
+    appraisal = CountingTransport(httpx.ASGITransport(app=appraisal_app))
+    funding.calls = appraisal.calls = criteria.calls  # one list, cleared before each query
+    app = create_gateway_app(
+        settings, transports={"criteria": criteria, "funding": funding, "appraisal": appraisal}
+    )
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
