@@ -27,13 +27,25 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.bulk import ImportFormat, ImportMode, ImportSummary, RowError, SpooledBody
-from shared.db import Database
+from shared.bulk import (
+    ImportFormat,
+    ImportLimits,
+    ImportMode,
+    ImportSummary,
+    RowError,
+    SpooledBody,
+    check_csv_header,
+    format_of,
+    spool_body,
+    summary_problem_response,
+)
+from shared.db import Database, database_of
 from shared.errors import InvalidInput, NotFound, ProblemError
 from shared.logging import current_request_id
 
@@ -50,6 +62,7 @@ __all__ = [
     "JobStatus",
     "Progress",
     "get_job",
+    "handle_import",
     "job_url",
     "refused",
     "rejected_problem",
@@ -529,3 +542,55 @@ async def _run_job(
             log.exception("could not record the failure of import job %s", job_id)
     finally:
         body.close()
+
+
+# --------------------------------------------------------------------------- the endpoint
+
+
+def root_path(request: Request) -> str:
+    """Where the app is mounted (`/criteria`, `/funding` in the embedded process, or '')."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+async def handle_import(
+    request: Request,
+    session: AsyncSession,
+    *,
+    spec: JobSpec,
+    options: ImportOptions,
+    limits: ImportLimits,
+    csv_columns: Sequence[str],
+    job_threshold_bytes: int,
+    job_threshold_rows: int,
+) -> Response:
+    """The body of every `POST /v1/imports/{kind}`: spool the body under the limits, check a
+    CSV header before anything else, then import at once (the summary, or a 422 naming the
+    rejected rows of an atomic import) or, for a large body, start a job (202 + Location)."""
+    fmt = format_of(request.headers.get("content-type"))
+    body = await spool_body(
+        request.stream(),
+        limits=limits,
+        memory_bytes=job_threshold_bytes,
+        content_length=request.headers.get("content-length"),
+    )
+    owned = True
+    try:
+        if fmt is ImportFormat.csv:
+            await check_csv_header(body, tuple(csv_columns), limits)
+        if body.size > job_threshold_bytes or body.lines > job_threshold_rows:
+            owned = False  # the job's task closes the spool
+            job = await start_job(
+                request.app, database_of(request), spec, body, fmt, options, root_path(request)
+            )
+            return JSONResponse(
+                job.model_dump(mode="json"),
+                status_code=202,
+                headers={"Location": job.url, "Retry-After": "1"},
+            )
+        summary = await spec.run(session, body.chunks(), fmt, options, None, None)
+    finally:
+        if owned:
+            body.close()
+    if refused(summary) and not options.dry_run:
+        return summary_problem_response(request, rejected_problem(summary), summary)
+    return JSONResponse(summary.model_dump(mode="json"))

@@ -6,21 +6,15 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from services.criteria import imports
 from services.criteria.api import RecordedBy
 from shared import jobs
 from shared.bulk import (
-    ImportFormat,
     ImportMode,
     ImportSummary,
-    check_csv_header,
-    format_of,
-    spool_body,
-    summary_problem_response,
 )
-from shared.db import SessionDep, database_of
+from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.jobs import ImportJobOut
 
@@ -79,10 +73,6 @@ of the unit's level, the indicator in the set and not derived, the value of its 
 """
 
 
-def _root_path(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
-
-
 @router.post(
     "/imports/indicator-values",
     response_model=ImportSummary,
@@ -103,41 +93,16 @@ async def import_indicator_values(
     ] = ImportMode.atomic,
     recorded_by: RecordedBy = None,
 ) -> Response:
-    fmt = format_of(request.headers.get("content-type"))
-    body = await spool_body(
-        request.stream(),
+    return await jobs.handle_import(
+        request,
+        session,
+        spec=imports.job_spec(),
+        options=jobs.ImportOptions(dry_run=dry_run, mode=mode, recorded_by=recorded_by),
         limits=imports.LIMITS,
-        memory_bytes=imports.JOB_THRESHOLD_BYTES,
-        content_length=request.headers.get("content-length"),
+        csv_columns=imports.CSV_COLUMNS,
+        job_threshold_bytes=imports.JOB_THRESHOLD_BYTES,
+        job_threshold_rows=imports.JOB_THRESHOLD_ROWS,
     )
-    options = jobs.ImportOptions(dry_run=dry_run, mode=mode, recorded_by=recorded_by)
-    owned = True
-    try:
-        if fmt is ImportFormat.csv:
-            await check_csv_header(body, imports.CSV_COLUMNS, imports.LIMITS)
-        if body.size > imports.JOB_THRESHOLD_BYTES or body.lines > imports.JOB_THRESHOLD_ROWS:
-            owned = False  # the job's task closes the spool
-            job = await jobs.start_job(
-                request.app,
-                database_of(request),
-                imports.job_spec(),
-                body,
-                fmt,
-                options,
-                _root_path(request),
-            )
-            return JSONResponse(
-                job.model_dump(mode="json"),
-                status_code=202,
-                headers={"Location": job.url, "Retry-After": "1"},
-            )
-        summary = await imports.import_indicator_values(session, body.chunks(), fmt, options)
-    finally:
-        if owned:
-            body.close()
-    if jobs.refused(summary) and not dry_run:
-        return summary_problem_response(request, jobs.rejected_problem(summary), summary)
-    return JSONResponse(summary.model_dump(mode="json"))
 
 
 @router.get(
@@ -149,7 +114,7 @@ async def import_indicator_values(
 async def get_import_job(
     request: Request, session: SessionDep, job_id: Annotated[uuid.UUID, Path()]
 ) -> ImportJobOut:
-    return await jobs.get_job(session, "criteria", job_id, _root_path(request))
+    return await jobs.get_job(session, "criteria", job_id, jobs.root_path(request))
 
 
 @router.post(
