@@ -437,9 +437,16 @@ class FundingMutation:
                 "'idempotencyKey' và 'input.externalId' khác nhau.",
                 "'idempotencyKey' and 'input.externalId' differ.",
             )
-        # without a key the posting gets a fresh one: safe to retry inside the gateway, but a
-        # client that repeats the mutation posts twice
-        key = input.external_id or idempotency_key or f"gql-{uuid.uuid4()}"
+        key = input.external_id or idempotency_key
+        if not key:
+            # a ledger posting without a key could be posted twice by a client's retry
+            return _invalid(
+                "idempotencyKey",
+                "transfer.idempotency_key_required",
+                "Cần 'idempotencyKey' (hoặc 'input.externalId') để gửi lại không ghi sổ hai lần.",
+                "'idempotencyKey' (or 'input.externalId') is required, so that a retry cannot"
+                " post twice.",
+            )
         body: JSON = {
             "external_id": key,
             "unit": input.unit,

@@ -197,6 +197,16 @@ class TestRecordTransfer:
         )
         assert data["unit"]["funding"]["cumulative"] == 0  # nothing partially applied
 
+    async def test_a_posting_without_any_idempotency_key_is_refused(
+        self, gql_funding: GraphQL
+    ) -> None:
+        result = (await gql_funding.data(RECORD, {"input": transfer_input(), "key": None}))[
+            "recordTransfer"
+        ]
+        assert result["__typename"] == "ValidationError"
+        assert [e["field"] for e in result["fieldErrors"]] == ["idempotencyKey"]
+        assert gql_funding.upstream.calls == []
+
     async def test_a_non_integer_amount_is_refused_by_the_schema(
         self, gql_funding: GraphQL
     ) -> None:
