@@ -45,6 +45,7 @@ import httpx
 import orjson
 from sqlalchemy import text
 
+from bench.imports import import_over_http
 from services.funding.domain.ledger import in_kind_value, period_of
 from shared.db import Database
 from shared.settings import Settings
@@ -245,12 +246,6 @@ def _write_body(path: Path, rows: Iterator[Row]) -> None:
             f.write(b"\n".join(batch) + b"\n")
 
 
-async def _stream(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            yield chunk
-
-
 _ROLES = {"receipt": ("fund", "contributor"), "pledge": ("pledged", "contributor")}
 _COLUMNS = [
     "id", "external_id", "body_hash", "kind", "stage", "sign", "unit_id", "source_code",
@@ -360,23 +355,6 @@ async def _vacuum(db: Database) -> None:
             await raw.execute(f"VACUUM ANALYZE funding.{table}")
 
 
-async def _import_over_http(base_url: str, body: Path) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
-        response = await client.post(
-            "/v1/imports/transfers",
-            content=_stream(body),
-            headers={"Content-Type": "application/x-ndjson"},
-        )
-        if response.status_code != 202:
-            raise SystemExit(f"import answered {response.status_code}: {response.text[:500]}")
-        location = response.headers["location"]
-        while True:
-            job: dict[str, Any] = (await client.get(location)).json()
-            if job["status"] in ("succeeded", "failed"):
-                return job
-            await asyncio.sleep(0.05)
-
-
 async def bench_transfer_import(
     settings: Settings, db: Database, rows: int = 1_000_000
 ) -> ImportBench:
@@ -391,7 +369,7 @@ async def bench_transfer_import(
         await asyncio.to_thread(_write_body, body, _rows(communes, rows, run))
         async with serve(settings, folder) as server:
             started = time.perf_counter()
-            job = await _import_over_http(server.url, body)
+            job = await import_over_http(server.url, "/v1/imports/transfers", body)
             ours = time.perf_counter() - started
             peak = server.peak_mib()
             phases = server.phases()

@@ -221,10 +221,11 @@ async def serve(settings: Settings, db: Database) -> AsyncIterator[str]:
         sock.close()
 
 
-async def _import_over_http(base_url: str, body: Path) -> dict[str, Any]:
+async def import_over_http(base_url: str, path: str, body: Path) -> dict[str, Any]:
+    """POST an NDJSON file as a stream to an import endpoint (answered 202) and poll its job."""
     async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
         response = await client.post(
-            "/v1/imports/indicator-values",
+            path,
             content=_stream(body),
             headers={"Content-Type": "application/x-ndjson"},
         )
@@ -340,7 +341,7 @@ async def bench_indicator_import(
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample_rss(samples, stop))
             started = time.perf_counter()
-            job = await _import_over_http(base_url, body)
+            job = await import_over_http(base_url, "/v1/imports/indicator-values", body)
             ours = time.perf_counter() - started
             stop.set()
             await sampler

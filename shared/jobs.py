@@ -61,6 +61,7 @@ __all__ = [
     "JobSpec",
     "JobStatus",
     "Progress",
+    "UnknownImportKind",
     "get_job",
     "handle_import",
     "job_url",
@@ -144,6 +145,16 @@ def rejected_problem(summary: ImportSummary) -> ProblemError:
         code="import.rejected",
         errors=[e.as_field_error() for e in summary.errors],
     )
+
+
+class UnknownImportKind(NotFound):
+    code = "import.kind_unknown"
+
+    def __init__(self, kind: str, known: str) -> None:
+        super().__init__(
+            f"Không có loại dữ liệu nhập '{kind}'; dịch vụ này nhận: {known}.",
+            f"No import kind '{kind}'; this service takes: {known}.",
+        )
 
 
 class JobNotFound(NotFound):

@@ -55,7 +55,7 @@ from shared.bulk import (
     iter_batches,
     merge_errors,
 )
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput
 from shared.jobs import ImportOptions, JobSpec, Progress, refused
 from shared.vn import VnParseError, fold, nfc, parse_vn_date, parse_vn_percent
 
@@ -524,6 +524,7 @@ async def import_indicator_values(
     fmt: ImportFormat,
     options: ImportOptions,
     progress: Progress | None = None,
+    job_id: uuid.UUID | None = None,
 ) -> ImportSummary:
     """Import a body of indicator values in the session's transaction; its summary.
 
@@ -605,33 +606,12 @@ async def import_indicator_values(
 # ------------------------------------------------------------------------- jobs
 
 
-async def _run(
-    session: AsyncSession,
-    chunks: AsyncIterable[bytes],
-    fmt: ImportFormat,
-    options: ImportOptions,
-    progress: Progress | None,
-    job_id: uuid.UUID | None,
-) -> ImportSummary:
-    return await import_indicator_values(session, chunks, fmt, options, progress)
-
-
 def job_spec() -> JobSpec:
     """The background job of this import (shared.jobs), with the module's current settings."""
     return JobSpec(
         schema="criteria",
         kind=KIND,
-        run=_run,
+        run=import_indicator_values,
         progress_every_s=PROGRESS_EVERY_S,
         max_running=MAX_RUNNING_JOBS,
     )
-
-
-class UnknownKind(NotFound):
-    code = "import.kind_unknown"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(
-            f"Không có loại dữ liệu nhập '{kind}'; dịch vụ này nhận: {KIND}.",
-            f"No import kind '{kind}'; this service takes: {KIND}.",
-        )

@@ -122,4 +122,4 @@ async def get_import_job(
     include_in_schema=False,
 )
 async def unknown_kind(kind: Annotated[str, Path(max_length=64)]) -> Response:
-    raise imports.UnknownKind(kind)
+    raise jobs.UnknownImportKind(kind, imports.KIND)

@@ -65,7 +65,7 @@ from shared.bulk import (
     iter_batches,
     merge_errors,
 )
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput
 from shared.jobs import ImportOptions, JobSpec, Progress, refused
 from shared.vn import VnParseError, parse_vn_date, parse_vn_decimal, parse_vn_integer
 
@@ -670,13 +670,3 @@ def job_spec() -> JobSpec:
         progress_every_s=PROGRESS_EVERY_S,
         max_running=MAX_RUNNING_JOBS,
     )
-
-
-class UnknownKind(NotFound):
-    code = "import.kind_unknown"
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(
-            f"Không có loại dữ liệu nhập '{kind}'; dịch vụ này nhận: {KIND}.",
-            f"No import kind '{kind}'; this service takes: {KIND}.",
-        )
