@@ -26,7 +26,7 @@ from services.funding.domain.ledger import (
     stage_of,
 )
 from services.funding.models import TransferKind
-from services.funding.repository import LedgerRepository, ReferenceRepository
+from services.funding.repository import LedgerRepository, ReferenceRepository, scope_of
 from services.funding.schemas import (
     AccountOut,
     AccountsOut,
@@ -136,32 +136,21 @@ async def list_transfers(
     limit: int,
 ) -> TransferPage:
     """Transfers of a unit and everything below it (or all), newest first."""
-    path: str | None = None
-    if unit is not None:
-        path = (await resolve_unit(session, unit, as_of))["path"]
+    scope = scope_of(await resolve_unit(session, unit, as_of)) if unit is not None else None
     after = decode_cursor(cursor)
-    if after is not None and not (
-        isinstance(after, list) and len(after) == 2 and all(isinstance(a, str) for a in after)
-    ):
-        raise InvalidInput(
-            "Con trỏ phân trang (cursor) không hợp lệ.",
-            "The pagination cursor is invalid.",
-            code="cursor.invalid",
-        )
     try:
-        key = (date.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
-    except ValueError as exc:
+        key = (date.fromisoformat(after[0]), uuid.UUID(after[1])) if after is not None else None
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise InvalidInput(
             "Con trỏ phân trang (cursor) không hợp lệ.",
             "The pagination cursor is invalid.",
             code="cursor.invalid",
         ) from exc
     rows, total = await LedgerRepository(session).list_transfers(
-        unit_ids=None,
-        path=path,
+        scope=scope,
         date_from=date_from,
         date_to=date_to,
-        after=(key[0].isoformat(), str(key[1])) if key else None,
+        after=key,
         limit=limit,
     )
     more = len(rows) > limit

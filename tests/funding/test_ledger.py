@@ -285,3 +285,24 @@ async def test_the_database_refuses_an_unbalanced_or_mismatched_posting(
                 await conn.execute(
                     text(f"INSERT INTO funding.transfers ({cols}) VALUES ({marks})"), values
                 )
+
+
+async def test_a_2025_unit_lists_the_transfers_of_the_legacy_units_merged_into_it(
+    funding: httpx.AsyncClient,
+) -> None:
+    await funding.post("/v1/transfers", json=transfer("XM-L-1"))
+    await funding.post("/v1/transfers", json=transfer("XM-L-2", date="2023-05-01"))
+    for as_of in ("2023-06-01", "2025-08-01"):  # the legacy province, then the 2025 one
+        page = (await funding.get(f"/v1/transfers?unit=38&as_of={as_of}&limit=1")).json()
+        assert page["total_count"] == 2
+        assert [t["external_id"] for t in page["items"]] == ["XM-L-2"]
+        rest = (
+            await funding.get(
+                f"/v1/transfers?unit=38&as_of={as_of}&limit=1&cursor={page['next_cursor']}"
+            )
+        ).json()
+        assert [t["external_id"] for t in rest["items"]] == ["XM-L-1"]
+        assert rest["next_cursor"] is None
+    forged = await funding.get("/v1/transfers?unit=38&cursor=WzFd")  # [1]
+    assert forged.status_code == 422
+    assert forged.json()["code"] == "cursor.invalid"

@@ -19,6 +19,18 @@ UNIT_AT = (
     "(u.valid_from IS NULL OR u.valid_from <= {d}) AND (u.valid_to IS NULL OR u.valid_to >= {d})"
 )
 
+UNITS_IN_SCOPE = "SELECT s.unit_id FROM funding.unit_scopes s WHERE s.scope = :scope"
+"""The units a report of a scope covers (funding.unit_scopes, kept by migration f0006)."""
+
+
+def scope_of(unit: RowMapping) -> str:
+    """The scope of a resolved unit: `L:<path>` for a legacy unit, `C:<current_path>` for a
+    2025 unit (which holds the history of the legacy units merged into it)."""
+    edition = str(unit["edition"])
+    path = unit["current_path"] if edition == "2025" else unit["path"]
+    return ("C:" if edition == "2025" else "L:") + str(path)
+
+
 TRANSFER_COLUMNS = """
     t.id, t.external_id, t.kind, t.stage, t.sign, t.unit_id, u.code AS unit_code,
     u.name AS unit_name, u.edition, t.source_code, s.name_vi AS source_name, t.amount,
@@ -291,22 +303,18 @@ class LedgerRepository:
     async def list_transfers(
         self,
         *,
-        unit_ids: Sequence[int] | None,
-        path: str | None,
+        scope: str | None,
         date_from: date | None,
         date_to: date | None,
-        after: tuple[str, str] | None,
+        after: tuple[date, uuid.UUID] | None,
         limit: int,
     ) -> tuple[list[RowMapping], int]:
         """A page of transfers, newest value date first (keyset on value_date, id)."""
         where = ["TRUE"]
         params: dict[str, Any] = {"lim": limit + 1}
-        if unit_ids is not None:
-            where.append("t.unit_id = ANY(:uids)")
-            params["uids"] = list(unit_ids)
-        if path is not None:
-            where.append("(u.path = :path OR u.path LIKE :prefix)")
-            params.update(path=path, prefix=path + ".%")
+        if scope is not None:
+            where.append(f"t.unit_id IN ({UNITS_IN_SCOPE})")
+            params["scope"] = scope
         if date_from is not None:
             where.append("t.value_date >= :df")
             params["df"] = date_from
@@ -323,7 +331,7 @@ class LedgerRepository:
             )
         ).scalar_one()
         if after is not None:
-            where.append("(t.value_date, t.id) < (CAST(:ad AS date), CAST(:aid AS uuid))")
+            where.append("(t.value_date, t.id) < (:ad, :aid)")
             params.update(ad=after[0], aid=after[1])
         rows = (
             await self.session.execute(

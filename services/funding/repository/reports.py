@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.funding.repository import scope_of
+
 # $1 key indexes, $2 scopes, $3 the window's first day, $4 its last: amounts by (key, source,
 # stage, in-kind kind, in the window or before it) since the programme start, with the net
 # movement of the pledged accounts (whose sum up to the window's end is the pledges still
@@ -77,16 +79,9 @@ class ScopeKey:
     scope: str
 
 
-def scope_name(edition: str, path: str) -> str:
-    """`L:38.395` for a legacy unit's path, `C:38` for a 2025 unit's (its `current_path`)."""
-    return ("C:" if edition == "2025" else "L:") + path
-
-
 def scope_key(index: int, unit: Any) -> ScopeKey:
     """The scope of a resolved unit row: by `current_path` for the 2025 edition."""
-    edition = str(unit["edition"])
-    path = unit["current_path"] if edition == "2025" else unit["path"]
-    return ScopeKey(index, scope_name(edition, str(path)))
+    return ScopeKey(index, scope_of(unit))
 
 
 class ReportRepository:

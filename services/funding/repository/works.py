@@ -14,17 +14,7 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-SCOPE_UNITS = """
-SELECT u.id FROM funding.units u
- WHERE (CAST(:edition AS text) = 'legacy' AND (u.path = :path OR u.path LIKE :prefix))
-    OR (CAST(:edition AS text) = '2025'
-        AND (u.current_path = :path OR u.current_path LIKE :prefix))
-    OR (CAST(:edition AS text) = '2025' AND u.edition = 'legacy' AND u.level = 'district'
-        AND u.current_path IS NULL AND u.province_code IN (
-            SELECT p.code FROM funding.units p
-             WHERE p.edition = 'legacy' AND p.level = 'province'
-               AND (p.current_path = :path OR p.current_path LIKE :prefix)))
-"""
+from services.funding.repository import UNITS_IN_SCOPE, scope_of
 
 WORK_COLUMNS = """
     w.id, w.unit_id, w.code, w.name, w.kind, w.set_code, w.criterion_number, w.planned_vnd,
@@ -61,13 +51,6 @@ SELECT r.id, r.province_code, r.kind, r.valid_from, r.valid_to, r.rate_vnd, r.ve
        EXISTS (SELECT 1 FROM funding.transfers t WHERE t.rate_id = r.id) AS used
   FROM funding.valuation_rates r
 """
-
-
-def scope_params(unit: RowMapping) -> dict[str, Any]:
-    """The bind parameters of `SCOPE_UNITS` for a resolved unit row."""
-    edition = str(unit["edition"])
-    path = str(unit["current_path"] if edition == "2025" else unit["path"])
-    return {"edition": edition, "path": path, "prefix": path + ".%"}
 
 
 class WorksRepository:
@@ -107,10 +90,10 @@ class WorksRepository:
         self, unit: RowMapping, *, after_id: int | None, limit: int
     ) -> tuple[list[RowMapping], int]:
         """A page of the works of a unit's scope, in creation order (keyset on id)."""
-        params: dict[str, Any] = {**scope_params(unit), "after": after_id or 0, "lim": limit + 1}
+        params: dict[str, Any] = {"scope": scope_of(unit), "after": after_id or 0, "lim": limit + 1}
         total = (
             await self.session.execute(
-                text(f"SELECT count(*) FROM funding.works WHERE unit_id IN ({SCOPE_UNITS})"),
+                text(f"SELECT count(*) FROM funding.works WHERE unit_id IN ({UNITS_IN_SCOPE})"),
                 params,
             )
         ).scalar_one()
@@ -118,7 +101,7 @@ class WorksRepository:
             await self.session.execute(
                 text(
                     f"SELECT {WORK_COLUMNS}, {WORK_FIGURES}"
-                    f" WHERE w.unit_id IN ({SCOPE_UNITS}) AND w.id > :after"
+                    f" WHERE w.unit_id IN ({UNITS_IN_SCOPE}) AND w.id > :after"
                     " ORDER BY w.id LIMIT :lim"
                 ),
                 params,
@@ -131,13 +114,13 @@ class WorksRepository:
     ) -> tuple[list[RowMapping], list[RowMapping], list[RowMapping]]:
         """The works of a unit's scope, their obligations by (work, basis, date) and their
         disbursements by (work, value date), signed, dated on or before `as_of`."""
-        params = {**scope_params(unit), "d": as_of}
+        params = {"scope": scope_of(unit), "d": as_of}
         works = (
             await self.session.execute(
                 text(
                     f"SELECT {WORK_COLUMNS} FROM funding.works w"
                     " JOIN funding.units u ON u.id = w.unit_id"
-                    f" WHERE w.unit_id IN ({SCOPE_UNITS}) ORDER BY u.code, w.code, w.id"
+                    f" WHERE w.unit_id IN ({UNITS_IN_SCOPE}) ORDER BY u.code, w.code, w.id"
                 ),
                 params,
             )
@@ -147,7 +130,7 @@ class WorksRepository:
                 text(
                     "SELECT o.work_id, o.basis, o.date, sum(o.amount)::bigint AS amount"
                     " FROM funding.work_obligations o JOIN funding.works w ON w.id = o.work_id"
-                    f" WHERE w.unit_id IN ({SCOPE_UNITS}) AND o.date <= :d"
+                    f" WHERE w.unit_id IN ({UNITS_IN_SCOPE}) AND o.date <= :d"
                     " GROUP BY 1, 2, 3"
                 ),
                 params,
@@ -158,7 +141,7 @@ class WorksRepository:
                 text(
                     "SELECT t.work_id, t.value_date AS date, sum(t.sign * t.amount)::bigint"
                     " AS amount FROM funding.transfers t JOIN funding.works w ON w.id = t.work_id"
-                    f" WHERE w.unit_id IN ({SCOPE_UNITS}) AND t.stage = 'disbursement'"
+                    f" WHERE w.unit_id IN ({UNITS_IN_SCOPE}) AND t.stage = 'disbursement'"
                     " AND t.value_date <= :d GROUP BY 1, 2"
                 ),
                 params,
