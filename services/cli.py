@@ -1,4 +1,5 @@
-"""The `ntm` command: serve (embedded or one service), migrate, load reference data."""
+"""The `ntm` command: serve (embedded or one service), migrate, load reference data, mint a
+token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp
 
 from services.registry import SERVICES
 from services.runtime import create_embedded_app
+from shared.auth import ROLES, TokenInvalid, mint_local_token
 from shared.db import Database, upgrade
 from shared.embedded import EmbeddedPostgres
 from shared.logging import RequestContextMiddleware, configure_logging
@@ -114,6 +116,28 @@ def cmd_load_reference(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(_prepare(url, names, reference=True))
 
 
+def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
+    """Print a bearer token signed with the local key (embedded and development modes)."""
+    if settings.auth_jwks_url is not None:
+        sys.stderr.write(
+            "warning: NTM_AUTH_JWKS_URL is set: the services verify tokens with the identity"
+            " provider's keys and will refuse this one\n"
+        )
+    try:
+        token = mint_local_token(
+            settings,
+            role=args.role,
+            unit=args.unit,
+            ttl_s=args.ttl,
+            scopes=[s for group in args.scope for s in group.split()],
+            sectors=args.sector,
+            subject=args.subject,
+        )
+    except TokenInvalid as exc:
+        sys.exit(f"ntm token: {exc.reason}")
+    sys.stdout.write(token + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="Nông thôn mới backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ref.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
     ref.set_defaults(func=cmd_load_reference)
+
+    token = sub.add_parser(
+        "token",
+        help="print a bearer token signed with the local key (<data dir>/auth)",
+        description="Mint a token for the embedded mode: a role bound to a unit (and everything"
+        " below it). Use it as 'Authorization: Bearer <token>'.",
+    )
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument(
+        "--unit", help="official unit code (2, 3 or 5 digits); omit for the whole country"
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="seconds of validity (3600)")
+    token.add_argument(
+        "--scope", action="append", default=[], help="an integrator scope, e.g. import:transfers"
+    )
+    token.add_argument("--sector", action="append", default=[], help="an appraiser's sector")
+    token.add_argument("--subject", help="the person or client (default: ROLE@UNIT)")
+    token.set_defaults(func=cmd_token)
     return parser
 
 

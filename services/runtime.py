@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from services.appraisal.app import attach_relay
 from services.gateway.app import graphql_router, upstreams_from_settings
 from services.registry import SERVICES
+from shared.auth import authenticator_for, local_key
 from shared.db import Database, check_ready, upgrade
 from shared.errors import install_error_handlers, problem_response
 from shared.service import run_hooks
@@ -70,6 +72,7 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             await db.dispose()
 
     root = FastAPI(title="ntm", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    root.state.authenticator = authenticator_for(settings)
     install_error_handlers(root)
 
     @root.get("/healthz", tags=["health"])
@@ -95,6 +98,22 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             )
         return JSONResponse({"status": "ready", "services": list(SERVICES)})
 
+    @root.get("/.well-known/jwks.json", tags=["auth"])
+    async def jwks(request: Request) -> JSONResponse:
+        """The public key of the local signing key (`ntm token`), for clients and gateways
+        that verify tokens themselves; 404 when an identity provider's JWKS is configured."""
+        if settings.auth_jwks_url is not None:
+            return problem_response(
+                request,
+                status=404,
+                code="auth.no_local_key",
+                message_vi="Hệ thống dùng khoá của máy chủ định danh: " + settings.auth_jwks_url,
+                message_en="Tokens are verified with the identity provider's keys: "
+                + settings.auth_jwks_url,
+            )
+        key = await asyncio.to_thread(local_key, settings.auth_key_path)
+        return JSONResponse(key.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
     @root.get("/", include_in_schema=False)
     async def index() -> dict[str, object]:
         return {
@@ -102,6 +121,7 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             "graphql": "/graphql",
             "docs": {name: f"/{name}/docs" for name in SERVICES},
             "health": ["/healthz", "/readyz"],
+            "jwks": "/.well-known/jwks.json",
         }
 
     root.include_router(

@@ -49,6 +49,7 @@ class ProblemError(Exception):
 
     status: int = 400
     code: str = "bad_request"
+    headers: dict[str, str] | None = None  # e.g. WWW-Authenticate on a 401
 
     def __init__(
         self,
@@ -176,6 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message_vi=exc.message_vi,
             message_en=exc.message_en,
             errors=exc.errors,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -65,6 +65,43 @@ class Settings(BaseSettings):
         ],
         description="Accepted evidence types, as detected from the bytes (JSON list in env)",
     )
+    # --- authentication (shared/auth.py) and authorisation (shared/authz.py) ---
+    auth_jwks_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NTM_AUTH_JWKS_URL", "NTM_JWKS_URL"),
+        description="The identity provider's JWKS; unset: tokens are signed with a local key"
+        " (embedded/dev only; required when NTM_ENV=production)",
+    )
+    auth_issuer: str = Field(
+        default="ntm-local",
+        validation_alias=AliasChoices("NTM_AUTH_ISSUER", "NTM_JWT_ISSUER"),
+        description="The `iss` every token must carry",
+    )
+    auth_audience: str = Field(
+        default="ntm",
+        validation_alias=AliasChoices("NTM_AUTH_AUDIENCE", "NTM_JWT_AUDIENCE"),
+        description="The `aud` every token must carry",
+    )
+    auth_leeway_s: int = Field(default=30, ge=0, le=300, description="Clock skew allowed")
+    auth_jwks_refetch_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="At most one JWKS fetch per this many seconds for unknown key ids",
+    )
+    auth_jwks_max_age_s: float = Field(
+        default=3600.0, gt=0, description="Keys older than this are fetched again on next use"
+    )
+    auth_key_dir: Path | None = Field(
+        default=None, description="Folder of the local signing key (default <data dir>/auth)"
+    )
+    auth_anonymous_aggregates: bool = Field(
+        default=False, description="Published aggregates (reports, evaluations) need no token"
+    )
+    auth_service_token: str | None = Field(
+        default=None,
+        description="The token appraisal's outbox relay presents to criteria over HTTP (an"
+        " integrator with scope events:titles); unset: minted with the local key",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     db_pool_size: int = 10
@@ -79,6 +116,10 @@ class Settings(BaseSettings):
     @property
     def evidence_path(self) -> Path:
         return self.evidence_dir or self.data_dir / "evidence"
+
+    @property
+    def auth_key_path(self) -> Path:
+        return self.auth_key_dir or self.data_dir / "auth"
 
     @property
     def async_database_url(self) -> str | None:

@@ -3,13 +3,20 @@ migrations and loaded with the real national data once per session.
 
 Isolation: reference data is shared and read-only for tests; everything a test writes is
 removed after it by `reset_mutable_data` (tests run the real apps concurrently, so an outer
-rolled-back transaction on one connection would not do)."""
+rolled-back transaction on one connection would not do).
+
+Auth: the apps verify tokens with a local signing key in a temporary folder of this run;
+`auth_headers(role=…, unit=…)` mints one. The `criteria`, `funding` and `appraisal` clients
+send a central officer's token unless a request names its own."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,11 +31,42 @@ from services.appraisal.app import create_app as create_appraisal_app
 from services.criteria.app import create_app as create_criteria_app
 from services.funding.app import create_app as create_funding_app
 from services.runtime import prepare_database
+from shared.auth import mint_local_token
 from shared.db import Database
 from shared.embedded import EmbeddedPostgres
 from shared.settings import Settings, to_asyncpg_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# the run's local signing key (created on first use); module level so that test modules can
+# mint their header constants at import time
+AUTH_KEY_DIR = Path(tempfile.mkdtemp(prefix="ntm-test-auth-"))
+atexit.register(shutil.rmtree, AUTH_KEY_DIR, True)
+AUTH_SETTINGS = Settings(auth_key_dir=AUTH_KEY_DIR, env="test")
+TEST_TOKEN_TTL_S = 24 * 3600  # minted at import, used for the whole run
+
+
+def auth_headers(
+    role: str = "central_officer",
+    unit: str | None = None,
+    *,
+    scopes: Iterable[str] = (),
+    sectors: Iterable[str] = (),
+    subject: str | None = None,
+) -> dict[str, str]:
+    """`Authorization: Bearer …` for `role` bound to `unit` (None: the whole country)."""
+    token = mint_local_token(
+        AUTH_SETTINGS,
+        role=role,
+        unit=unit,
+        ttl_s=TEST_TOKEN_TTL_S,
+        scopes=scopes,
+        sectors=sectors,
+        subject=subject,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+DEFAULT_HEADERS = auth_headers(subject="test-central")
 
 # Property tests judge correctness, not speed: on a cold 2-core CI machine the first draws of
 # a strategy can be slow, which is no failure of the code under test.
@@ -94,7 +132,9 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_json=False, env="test")
+    return Settings(
+        database_url=database_url, log_json=False, env="test", auth_key_dir=AUTH_KEY_DIR
+    )
 
 
 @pytest.fixture(scope="session")
@@ -124,9 +164,11 @@ def criteria_app(settings: Settings, db: Database) -> FastAPI:
 
 @pytest.fixture
 async def criteria(criteria_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """REST client of the criteria service, through its ASGI app."""
+    """REST client of the criteria service, through its ASGI app (a central officer's token)."""
     transport = httpx.ASGITransport(app=criteria_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://criteria") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://criteria", headers=DEFAULT_HEADERS
+    ) as client:
         yield client
 
 
@@ -137,9 +179,11 @@ def funding_app(settings: Settings, db: Database) -> FastAPI:
 
 @pytest.fixture
 async def funding(funding_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """REST client of the funding service, through its ASGI app."""
+    """REST client of the funding service, through its ASGI app (a central officer's token)."""
     transport = httpx.ASGITransport(app=funding_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://funding") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://funding", headers=DEFAULT_HEADERS
+    ) as client:
         yield client
 
 
@@ -164,7 +208,10 @@ def appraisal_app(
 
 @pytest.fixture
 async def appraisal(appraisal_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """REST client of the appraisal service, through its ASGI app."""
+    """REST client of the appraisal service, through its ASGI app (a central officer's
+    token)."""
     transport = httpx.ASGITransport(app=appraisal_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://appraisal") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://appraisal", headers=DEFAULT_HEADERS
+    ) as client:
         yield client

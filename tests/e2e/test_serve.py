@@ -30,6 +30,7 @@ class Server:
     def __init__(self, data_dir: Path, port: int, log: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NTM_DATABASE_URL"}}
         env |= {"NTM_DATA_DIR": str(data_dir), "PORT": str(port)}
+        self.env = env
         self.log = log
         self.url = f"http://127.0.0.1:{port}"
         with log.open("wb") as out:
@@ -52,8 +53,25 @@ class Server:
         self.stop(signal.SIGKILL)
         pytest.fail(f"ntm serve not ready in time:\n{log.read_text()[-3000:]}")
 
+    def token(self, *args: str) -> str:
+        """`ntm token …` as a user runs it, with the server's data folder (its local key)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "services.cli", "token", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+
     def graphql(self, query: str) -> dict[str, Any]:
-        response = httpx.post(self.url + "/graphql", json={"query": query}, timeout=30)
+        token = self.token("--role", "central_officer", "--ttl", "300")
+        response = httpx.post(
+            self.url + "/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from services.gateway.app import create_app as create_gateway_app
 from shared.settings import Settings
+from tests.conftest import DEFAULT_HEADERS
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -39,7 +40,8 @@ class GraphQL:
         *,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """POST a query (with `headers`, e.g. the actor's); returns the whole response body."""
+        """POST a query (as the client's default caller, a central officer, or with `headers`,
+        e.g. another caller's `auth_headers`); returns the whole response body."""
         self.upstream.calls.clear()
         response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
@@ -71,7 +73,9 @@ async def gateway_for(
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers=DEFAULT_HEADERS,
         ) as client,
     ):
         yield GraphQL(client, counting)
@@ -96,7 +100,9 @@ async def gql_funding(
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers=DEFAULT_HEADERS,
         ) as client,
     ):
         yield GraphQL(client, criteria)
@@ -118,7 +124,9 @@ async def gql_appraisal(
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers=DEFAULT_HEADERS,
         ) as client,
     ):
         yield GraphQL(client, criteria)
