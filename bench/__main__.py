@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import auth_headers
 from bench.evaluation import bench_province_report
 from bench.funding_imports import bench_single_postings, bench_transfer_import
 from bench.funding_report import bench_province_funding_report
@@ -90,8 +91,14 @@ async def bench_gateway_units(
     )
     async with (
         gateway.router.lifespan_context(gateway),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw") as gw,
-        httpx.AsyncClient(transport=transport, base_url="http://criteria") as rest,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=gateway),
+            base_url="http://gw",
+            headers=auth_headers(settings),
+        ) as gw,
+        httpx.AsyncClient(
+            transport=transport, base_url="http://criteria", headers=auth_headers(settings)
+        ) as rest,
     ):
 
         async def via_gateway() -> None:

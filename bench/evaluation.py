@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import auth_headers
 from services.criteria.app import create_app as create_criteria_app
 from services.criteria.domain.evaluation import UnitProfile, Value, select_threshold
 from services.criteria.reference.catalog import load_catalog
@@ -160,7 +161,9 @@ async def bench_province_report(
     params: dict[str, str | int] = {"set": SET, "year": YEAR, "as_of": AS_OF.isoformat()}
     async with (
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://criteria"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://criteria",
+            headers=auth_headers(settings),
         ) as client,
         db.engine.connect() as bare,
     ):

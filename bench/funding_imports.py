@@ -45,6 +45,7 @@ import httpx
 import orjson
 from sqlalchemy import text
 
+from bench import auth_headers
 from bench.imports import import_over_http
 from services.funding.domain.ledger import in_kind_value, period_of
 from shared.db import Database
@@ -369,7 +370,9 @@ async def bench_transfer_import(
         await asyncio.to_thread(_write_body, body, _rows(communes, rows, run))
         async with serve(settings, folder) as server:
             started = time.perf_counter()
-            job = await import_over_http(server.url, "/v1/imports/transfers", body)
+            job = await import_over_http(
+                server.url, "/v1/imports/transfers", body, auth_headers(settings)
+            )
             ours = time.perf_counter() - started
             peak = server.peak_mib()
             phases = server.phases()
@@ -439,7 +442,9 @@ async def bench_single_postings(
     with tempfile.TemporaryDirectory(prefix="ntm-bench-") as name:
         async with serve(settings, Path(name)) as server:
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-            async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as http:
+            async with httpx.AsyncClient(
+                base_url=server.url, limits=limits, timeout=60, headers=auth_headers(settings)
+            ) as http:
 
                 async def client() -> None:
                     while not queue.empty():

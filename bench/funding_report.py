@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from bench import auth_headers
 from services.funding.app import create_app as create_funding_app
 from shared.db import Database, raw_connection
 from shared.settings import Settings
@@ -155,7 +156,9 @@ async def bench_province_funding_report(
     async with (
         db.engine.connect() as held,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://funding"
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://funding",
+            headers=auth_headers(settings),
         ) as rest,
     ):
         plain = (await held.get_raw_connection()).driver_connection

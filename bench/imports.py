@@ -45,6 +45,7 @@ import orjson
 import uvicorn
 from sqlalchemy import text
 
+from bench import auth_headers
 from services.criteria.app import create_app as create_criteria_app
 from shared.db import Database
 from shared.settings import Settings
@@ -221,9 +222,12 @@ async def serve(settings: Settings, db: Database) -> AsyncIterator[str]:
         sock.close()
 
 
-async def import_over_http(base_url: str, path: str, body: Path) -> dict[str, Any]:
-    """POST an NDJSON file as a stream to an import endpoint (answered 202) and poll its job."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=None) as client:
+async def import_over_http(
+    base_url: str, path: str, body: Path, headers: dict[str, str]
+) -> dict[str, Any]:
+    """POST an NDJSON file as a stream to an import endpoint (answered 202) and poll its job,
+    as the caller of `headers` (its token)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=None, headers=headers) as client:
         response = await client.post(
             path,
             content=_stream(body),
@@ -341,7 +345,9 @@ async def bench_indicator_import(
             stop = asyncio.Event()
             sampler = asyncio.create_task(_sample_rss(samples, stop))
             started = time.perf_counter()
-            job = await import_over_http(base_url, "/v1/imports/indicator-values", body)
+            job = await import_over_http(
+                base_url, "/v1/imports/indicator-values", body, auth_headers(settings)
+            )
             ours = time.perf_counter() - started
             stop.set()
             await sampler

@@ -21,7 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.authz import row_scope
 from shared.bulk import (
     ImportFormat,
     ImportLimits,
@@ -61,6 +62,7 @@ __all__ = [
     "JobSpec",
     "JobStatus",
     "Progress",
+    "UnitCheck",
     "UnknownImportKind",
     "get_job",
     "handle_import",
@@ -125,11 +127,16 @@ class ImportJobOut(BaseModel):
     finished_at: datetime | None
 
 
+UnitCheck = Callable[[int, str], RowError | None]
+"""A row's line and unit code -> its rejection when the unit is outside the caller's scope."""
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     dry_run: bool = False
     mode: ImportMode = ImportMode.atomic
     recorded_by: str | None = None
+    unit_check: UnitCheck | None = None  # set by `handle_import` from the caller's scope
 
 
 def refused(summary: ImportSummary) -> bool:
@@ -576,7 +583,9 @@ async def handle_import(
 ) -> Response:
     """The body of every `POST /v1/imports/{kind}`: spool the body under the limits, check a
     CSV header before anything else, then import at once (the summary, or a 422 naming the
-    rejected rows of an atomic import) or, for a large body, start a job (202 + Location)."""
+    rejected rows of an atomic import) or, for a large body, start a job (202 + Location).
+    Rows whose unit is outside the caller's scope are rejected rows (`auth.out_of_scope`)."""
+    options = replace(options, unit_check=await row_scope(request))
     fmt = format_of(request.headers.get("content-type"))
     body = await spool_body(
         request.stream(),

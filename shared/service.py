@@ -1,13 +1,16 @@
-"""What every service app shares: wiring of errors, health and readiness, and its own lifespan."""
+"""What every service app shares: wiring of errors, health and readiness, authentication and
+authorisation of every route (shared.auth, shared.authz), and its own lifespan."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared.auth import authenticator_for
+from shared.authz import Policy, authorize, bind_policy, warm_up
 from shared.db import Database, MigrationTree, check_ready
 from shared.errors import install_error_handlers, problem_response
 from shared.settings import Settings
@@ -51,6 +54,7 @@ def build_service_app(
     settings: Settings,
     trees: Sequence[MigrationTree],
     routers: Sequence[APIRouter],
+    policy: Policy,
     db: Database | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
@@ -58,7 +62,10 @@ def build_service_app(
     """A service's FastAPI app. With `db` it runs inside the embedded process (which owns the
     database); without, its own lifespan opens the engine from DATABASE_URL. `on_startup` /
     `on_shutdown` hooks (background consumers) run once the database is set; a mounted app's
-    lifespan does not run, so the embedded process calls `run_hooks` itself."""
+    lifespan does not run, so the embedded process calls `run_hooks` itself.
+
+    `policy` holds one authorisation rule per route (`services/<svc>/policy.py`); `authorize`
+    enforces it on every route, and a route without a rule stops the app from being built."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,14 +88,22 @@ def build_service_app(
             if owned is not None:
                 await owned.dispose()
 
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],
+    )
     app.state.db = db
     app.state.settings = settings
-    app.state.hooks = {"startup": list(on_startup), "shutdown": list(on_shutdown)}
+    app.state.authenticator = authenticator_for(settings)
+    app.state.hooks = {"startup": [warm_up, *on_startup], "shutdown": list(on_shutdown)}
     install_error_handlers(app)
     app.include_router(health_router(trees))
     for router in routers:
         app.include_router(router)
+    bind_policy(app, policy)
     return app
 
 

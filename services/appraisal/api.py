@@ -1,10 +1,9 @@
 """REST routers of appraisal: dossiers, content, actions, timeline, tasks, decisions.
 
-Until the auth issue lands, who acts comes in headers: `X-Role` (commune_officer,
-district_officer, province_officer, appraiser, central_officer), `X-Unit` (the actor's unit
-code; absent for the central level), optional `X-Level` (default: from the code's length) and
-`X-Recorded-By` (the person, for the audit chain). `If-Match: <version>` makes a write
-conditional on the dossier's version."""
+Who acts is the caller's bearer token (shared.auth): its role, its unit (hence its level;
+none for the central level) and its subject, the person the audit chain records. Which routes
+a role may call, for which units, is services/appraisal/policy.py. `If-Match: <version>`
+makes a write conditional on the dossier's version."""
 
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from fastapi import (
     APIRouter,
     BackgroundTasks,
     Body,
+    Depends,
     Header,
     Path,
     Query,
@@ -53,6 +53,7 @@ from services.appraisal.signing import SigningKey
 from services.appraisal.storage import EvidenceStore, store_for
 from services.appraisal.upstream import upstreams_of
 from shared import clock
+from shared.authz import require_principal
 from shared.db import SessionDep
 from shared.errors import problem_responses
 
@@ -60,16 +61,15 @@ router = APIRouter(prefix="/v1", tags=["appraisal"])
 
 WORKFLOW = load_workflow()
 
-Role = Annotated[str | None, Header(alias="X-Role", max_length=50)]
-Unit = Annotated[str | None, Header(alias="X-Unit", max_length=10)]
-Level = Annotated[str | None, Header(alias="X-Level", max_length=10)]
-Who = Annotated[str | None, Header(alias="X-Recorded-By", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=20)]
 DossierId = Annotated[uuid.UUID, Path()]
 
 
-def _actor(role: str | None, unit: str | None, level: str | None, who: str | None) -> Actor:
-    return service.actor_from_headers(role, unit, level, who)
+async def _actor(request: Request) -> Actor:
+    return service.actor_from_principal(require_principal(request))
+
+
+ActorDep = Annotated[Actor, Depends(_actor)]
 
 
 def _version(if_match: str | None) -> int | None:
@@ -109,11 +109,10 @@ def _wf() -> Workflow:
     responses=problem_responses(403, 409, 422, 503),
 )
 async def create_dossier(
-    request: Request, body: DossierIn, session: SessionDep, role: Role = None, unit: Unit = None,
-    level: Level = None, who: Who = None,
+    request: Request, body: DossierIn, session: SessionDep, actor: ActorDep,
 ) -> DossierOut:  # fmt: skip
     return await service.create_dossier(
-        session, upstreams_of(request), _wf(), body, _actor(role, unit, level, who), clock.today()
+        session, upstreams_of(request), _wf(), body, actor, clock.today()
     )
 
 
@@ -187,12 +186,11 @@ async def put_content(
     piece: Annotated[str, Path(max_length=40)],
     session: SessionDep,
     body: Annotated[dict[str, Any], Body()],
-    role: Role = None, unit: Unit = None, level: Level = None, who: Who = None,
+    actor: ActorDep,
     if_match: IfMatch = None,
 ) -> DossierOut:  # fmt: skip
     return await service.put_content(
-        session, _wf(), dossier_id, piece, body, _actor(role, unit, level, who), clock.today(),
-        _version(if_match),
+        session, _wf(), dossier_id, piece, body, actor, clock.today(), _version(if_match),
     )  # fmt: skip
 
 
@@ -206,12 +204,11 @@ async def put_content(
 )
 async def act(
     request: Request, background: BackgroundTasks, dossier_id: DossierId, body: ActionIn,
-    session: SessionDep, role: Role = None, unit: Unit = None, level: Level = None,
-    who: Who = None, if_match: IfMatch = None,
+    session: SessionDep, actor: ActorDep, if_match: IfMatch = None,
 ) -> DossierOut:  # fmt: skip
     out = await service.act(
         session, upstreams_of(request), _wf(), _key(request), dossier_id, body,
-        _actor(role, unit, level, who), clock.today(), _version(if_match),
+        actor, clock.today(), _version(if_match),
     )  # fmt: skip
     if out.decision_id is not None:
         _nudge(request, background)
@@ -224,10 +221,9 @@ async def act(
     responses=problem_responses(403, 404, 422),
 )
 async def add_comment(
-    dossier_id: DossierId, body: CommentIn, session: SessionDep, role: Role = None,
-    unit: Unit = None, level: Level = None, who: Who = None,
+    dossier_id: DossierId, body: CommentIn, session: SessionDep, actor: ActorDep,
 ) -> CommentOut:  # fmt: skip
-    return await service.add_comment(session, dossier_id, body, _actor(role, unit, level, who))
+    return await service.add_comment(session, dossier_id, body, actor)
 
 
 @router.get("/dossiers/{dossier_id}/comments", responses=problem_responses(404))
@@ -267,12 +263,10 @@ async def tasks(
 )
 async def open_revocation(
     request: Request, code: Annotated[str, Path(pattern=r"^\d{2,5}$")], body: RevocationIn,
-    session: SessionDep, role: Role = None, unit: Unit = None, level: Level = None,
-    who: Who = None,
+    session: SessionDep, actor: ActorDep,
 ) -> DossierOut:  # fmt: skip
     return await service.open_revocation(
-        session, upstreams_of(request), _wf(), code, body, _actor(role, unit, level, who),
-        clock.today(),
+        session, upstreams_of(request), _wf(), code, body, actor, clock.today(),
     )  # fmt: skip
 
 
@@ -377,11 +371,9 @@ EVIDENCE_BODY = {
 )
 async def upload_evidence(
     request: Request, response: Response, dossier_id: DossierId, session: SessionDep,
-    role: Role = None, unit: Unit = None, level: Level = None, who: Who = None,
-    if_match: IfMatch = None,
+    actor: ActorDep, if_match: IfMatch = None,
 ) -> EvidenceOut:  # fmt: skip
     settings = request.app.state.settings
-    actor = _actor(role, unit, level, who)
     version = _version(if_match)
     await evidence.precheck(session, _wf(), dossier_id, actor)
     length = request.headers.get("content-length", "")
@@ -414,10 +406,9 @@ async def upload_evidence(
     responses=problem_responses(403, 404, 422),
 )
 async def list_evidence(
-    dossier_id: DossierId, session: SessionDep, role: Role = None, unit: Unit = None,
-    level: Level = None, who: Who = None,
+    dossier_id: DossierId, session: SessionDep, actor: ActorDep,
 ) -> list[EvidenceOut]:  # fmt: skip
-    return await evidence.list_evidence(session, dossier_id, _actor(role, unit, level, who))
+    return await evidence.list_evidence(session, dossier_id, actor)
 
 
 @router.get(
@@ -428,11 +419,10 @@ async def list_evidence(
                                                                                        422)},
 )  # fmt: skip
 async def download_evidence(
-    request: Request, sha256: Sha256, session: SessionDep, role: Role = None,
-    unit: Unit = None, level: Level = None, who: Who = None,
+    request: Request, sha256: Sha256, session: SessionDep, actor: ActorDep,
 ) -> StreamingResponse:  # fmt: skip
     store = evidence_store(request)
-    found = await evidence.download(session, store, sha256, _actor(role, unit, level, who))
+    found = await evidence.download(session, store, sha256, actor)
     return StreamingResponse(
         store.read(found.sha256),
         media_type=found.content_type,

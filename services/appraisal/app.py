@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.appraisal import api
+from services.appraisal import api, policy
 from services.appraisal.outbox import OutboxRelay, build_relay
 from services.appraisal.signing import SigningKey, key_path, load_or_create
 from services.appraisal.upstream import Upstreams
@@ -36,6 +36,7 @@ def create_app(
         settings=settings,
         trees=[TREE],
         routers=[api.router],
+        policy=policy.POLICY,
         db=db,
     )
     path = signing_key_file or key_path(settings.data_dir)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from services.appraisal.repository import OutboxRepository
 from services.appraisal.upstream import Upstreams
+from shared.auth import ServiceCredentials
 from shared.db import Database
 from shared.events import JetStreamPublisher, StreamSpec
 from shared.settings import Settings
@@ -25,6 +26,7 @@ log = logging.getLogger("ntm.appraisal.outbox")
 
 STREAM = "NTM_APPRAISAL"
 SUBJECT_PREFIX = "ntm.appraisal"
+TITLE_EVENTS_SCOPE = "events:titles"
 
 
 class Publisher(Protocol):
@@ -38,14 +40,19 @@ class PublishFailed(Exception):
 
 
 class HttpPublisher:
-    """Delivers title events straight to the criteria service (idempotent by event id)."""
+    """Delivers title events straight to the criteria service (idempotent by event id), as
+    the service itself: an integrator with scope `events:titles`, not whoever caused them."""
 
     def __init__(self, upstreams: Upstreams) -> None:
         self.upstreams = upstreams
+        self.credentials = ServiceCredentials(upstreams.settings, scopes=[TITLE_EVENTS_SCOPE])
 
     async def publish(self, event_type: str, payload: Mapping[str, Any]) -> None:
+        authorization = self.credentials.header()
+        if authorization is None:
+            raise PublishFailed("no credentials for criteria: set NTM_AUTH_SERVICE_TOKEN")
         response = await self.upstreams.client("criteria").post(
-            "/v1/events/titles", json=dict(payload)
+            "/v1/events/titles", json=dict(payload), headers={"Authorization": authorization}
         )
         if response.status_code >= 300:
             raise PublishFailed(f"criteria answered {response.status_code}: {response.text[:500]}")

@@ -65,10 +65,11 @@ from services.appraisal.schemas import (
 )
 from services.appraisal.signing import SigningKey
 from services.appraisal.upstream import Upstreams
+from shared import authz
+from shared.auth import Principal
 from shared.errors import FieldError, InvalidInput
 from shared.pagination import decode_cursor, encode_cursor
 
-LEVEL_OF_CODE = {2: "province", 3: "district", 5: "commune"}
 LEVELS = ("commune", "district", "province", "central")
 STATUS_OF = {"recognised": "recognised", "rejected": "rejected", "withdrawn": "withdrawn",
              "revoked": "revoked"}  # fmt: skip
@@ -105,44 +106,23 @@ def normalised(value: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# --- the actor (headers until the auth issue lands) -------------------------------------------
+# --- the actor: the caller's bearer token (shared.auth) -------------------------------------
 
 
-def actor_from_headers(
-    role: str | None, unit: str | None, level: str | None, subject: str | None
-) -> Actor:
-    """X-Role, X-Unit, X-Level (optional: derived from the unit code's length) and
-    X-Recorded-By. Replaced by the bearer token's claims when auth lands."""
-    if not role:
-        raise errors.invalid_field(
-            "X-Role",
-            "actor.role_missing",
-            "Thiếu vai trò (X-Role).",
-            "The X-Role header is missing.",
-        )
-    if unit is not None and not re.fullmatch(r"\d{2,5}", unit):
-        raise errors.invalid_field(
-            "X-Unit", "actor.unit_invalid", f"Mã đơn vị '{unit}' không hợp lệ.",
-            f"Unit code '{unit}' is invalid.",
-        )  # fmt: skip
-    if level is None:
-        level = LEVEL_OF_CODE.get(len(unit)) if unit else "central"
-    if level not in LEVELS or (level != "central" and unit is None):
-        raise errors.invalid_field(
-            "X-Level", "actor.level_invalid",
-            "Cấp của người thực hiện không hợp lệ (commune, district, province, central)"
-            " hoặc thiếu X-Unit.",
-            "The actor's level is invalid (commune, district, province, central) or X-Unit is"
-            " missing.",
-        )  # fmt: skip
+def actor_from_principal(principal: Principal) -> Actor:
+    """The workflow's actor: the token's role, its unit (hence its level; none: central) and
+    its subject, the person the audit chain records."""
     return Actor.model_validate(
-        {"subject": subject or f"{role}@{unit or 'central'}", "role": role, "level": level,
-         "unit_code": unit}
+        {"subject": principal.subject, "role": principal.role, "level": principal.level,
+         "unit_code": principal.unit}
     )  # fmt: skip
 
 
 def in_scope(actor: Actor, unit_path: str) -> bool:
-    return actor.level == "central" or (actor.unit_code in unit_path.split("."))
+    """The rule of shared.authz: the actor's unit is the unit, above it, or its 2025 lineage."""
+    if actor.level == "central" or actor.unit_code in unit_path.split("."):
+        return True
+    return authz.covers_unit(actor.unit_code, unit_path.rsplit(".", 1)[-1])
 
 
 def _require_scope(actor: Actor, row: RowMapping) -> None:

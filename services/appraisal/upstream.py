@@ -14,6 +14,7 @@ import httpx
 from fastapi import Request
 
 from services.appraisal.errors import UpstreamUnavailable
+from shared.auth import propagate_authorization
 from shared.settings import Settings
 
 
@@ -28,11 +29,14 @@ class Upstreams:
     def client(self, name: str) -> httpx.AsyncClient:
         if name not in self._clients:
             timeout = httpx.Timeout(self.settings.upstream_timeout_s)
+            # reads made for a request carry its caller's token (shared.auth)
+            hooks = {"request": [propagate_authorization]}
             transport = self.transports.get(name)
             if transport is not None:
                 self._clients[name] = httpx.AsyncClient(
-                    transport=transport, base_url=f"http://{name}", timeout=timeout
-                )
+                    transport=transport, base_url=f"http://{name}", timeout=timeout,
+                    event_hooks=hooks,
+                )  # fmt: skip
             else:
                 url = getattr(self.settings, f"{name}_url", None)
                 if not url:
@@ -41,6 +45,7 @@ class Upstreams:
                     base_url=url.rstrip("/"),
                     timeout=timeout,
                     transport=httpx.AsyncHTTPTransport(retries=2),
+                    event_hooks=hooks,
                 )
         return self._clients[name]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.criteria import api, api_imports, api_reports, api_titles
+from services.criteria import api, api_imports, api_reports, api_titles, policy
 from services.criteria.events import start_title_consumer, stop_title_consumer
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
@@ -31,6 +31,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
             api_reports.router,
             api_imports.router,
         ],
+        policy=policy.POLICY,
         db=db,
         # appraisal's title events from JetStream, when NATS_URL is set
         on_startup=[start_title_consumer],

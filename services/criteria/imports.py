@@ -550,6 +550,11 @@ async def import_indicator_values(
                 if isinstance(record, list):
                     errors.reject(record)
                     continue
+                if options.unit_check is not None:
+                    denied = options.unit_check(line, record[1])
+                    if denied is not None:
+                        errors.reject([denied])
+                        continue
                 if dates is not None:
                     dates.add((record[2], record[3], record[7]))
                     if len(dates) > _MAX_DATES:

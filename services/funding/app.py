@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.funding import api, api_imports, api_reports, api_works
+from services.funding import api, api_imports, api_reports, api_works, policy
 from shared.db import Database, MigrationTree
 from shared.service import build_service_app
 from shared.settings import Settings
@@ -24,6 +24,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         settings=settings,
         trees=[TREE],
         routers=[api.router, api_imports.router, api_reports.router, api_works.router],
+        policy=policy.POLICY,
         db=db,
     )
 

@@ -593,6 +593,11 @@ async def import_transfers(
                 if isinstance(record, list):
                     errors.reject(record)
                     continue
+                if options.unit_check is not None:
+                    denied = options.unit_check(line, record[5])
+                    if denied is not None:
+                        errors.reject([denied])
+                        continue
                 if record[18] is not None:
                     pledges = True
                 yield record

@@ -13,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from services.gateway.auth import authenticate_graphql
 from services.gateway.clients import (
     AppraisalClient,
     CriteriaClient,
@@ -24,6 +25,7 @@ from services.gateway.clients import (
 )
 from services.gateway.context import Context
 from services.gateway.schema import build_schema, format_error
+from shared.auth import authenticator_for
 from shared.errors import install_error_handlers, problem_response
 from shared.logging import current_request_id
 from shared.settings import Settings
@@ -48,7 +50,7 @@ def graphql_router(upstreams_of: Any, *, graphiql: bool) -> GatewayRouter:
     """`upstreams_of(request)` gives the Upstreams to use (set on app state at startup)."""
 
     async def get_context(request: Request) -> Context:
-        return Context(upstreams_of(request))
+        return Context(upstreams_of(request), await authenticate_graphql(request))
 
     return GatewayRouter(
         build_schema(),
@@ -97,6 +99,7 @@ def create_app(
             await app.state.upstreams.aclose()
 
     app = FastAPI(title="ntm — GraphQL gateway", version="1", lifespan=lifespan)
+    app.state.authenticator = authenticator_for(settings)
     install_error_handlers(app)
     app.include_router(
         graphql_router(lambda r: r.app.state.upstreams, graphiql=settings.graphiql),

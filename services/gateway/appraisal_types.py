@@ -9,8 +9,8 @@ lookup: one `GET /v1/units/{code}/titles` per unit, concurrently.
 Mutations return union payloads: the success type, or typed errors (ValidationError with field
 errors, NotFound, WorkflowRefused naming the failed gates or the refused transition,
 AccessDenied, DossierConflict). Each is one REST call to appraisal, which applies all of it in
-one transaction or nothing. The actor's headers the gateway received (X-Role, X-Unit, X-Level,
-X-Recorded-By) are forwarded; `idempotencyKey` is forwarded as `Idempotency-Key`, which
+one transaction or nothing. The caller's bearer token is forwarded (appraisal learns who acts
+from it); `idempotencyKey` is forwarded as `Idempotency-Key`, which
 appraisal does not yet honour: a repeated createDossier answers DossierConflict
 (`dossier.exists`), and `expectedVersion` makes a repeated dossierAction a DossierConflict
 (`dossier.version_conflict`) instead of a second move."""
@@ -28,7 +28,13 @@ from strawberry.types import Info
 from services.gateway.clients import JSON
 from services.gateway.context import Context
 from services.gateway.errors import GatewayError, bad_input
-from services.gateway.funding_types import FieldError, NotFound, UserError, ValidationError
+from services.gateway.funding_types import (
+    AccessDenied,
+    FieldError,
+    NotFound,
+    UserError,
+    ValidationError,
+)
 from services.gateway.types import PageInfo, Unit, check_first
 from shared.pagination import encode_cursor
 
@@ -311,11 +317,6 @@ class WorkflowRefused(UserError):
     failed_gates: list[FailedGate]
 
 
-@strawberry.type(description="The actor may not touch this dossier or unit (scope, lock)")
-class AccessDenied(UserError):
-    pass
-
-
 @strawberry.type(description="A live dossier exists already, or the dossier changed meanwhile")
 class DossierConflict(UserError):
     field_errors: list[FieldError]
@@ -379,7 +380,7 @@ def _user_error(exc: GatewayError, *, action: str | None) -> Any:
         return WorkflowRefused(
             **common, action=action, forbidden=upstream == "workflow.forbidden", failed_gates=gates
         )
-    if ext["code"] == "FORBIDDEN":
+    if ext["code"] in ("FORBIDDEN", "UNAUTHENTICATED"):
         return AccessDenied(**common)
     if ext["code"] == "CONFLICT":
         return DossierConflict(**common, field_errors=_field_errors(exc))
@@ -402,8 +403,8 @@ def _headers(info: Info[Context, None], key: str | None, version: int | None) ->
 @strawberry.type
 class AppraisalMutation:
     @strawberry.mutation(
-        description="Open a recognition dossier as the actor of the request's X-Role / X-Unit "
-        "/ X-Level / X-Recorded-By headers. A unit has one live dossier per title and year: "
+        description="Open a recognition dossier as the caller (the bearer token's role, unit "
+        "and subject). A unit has one live dossier per title and year: "
         "a repeat answers DossierConflict (`dossier.exists`)."
     )
     async def create_dossier(

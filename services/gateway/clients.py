@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from services.gateway.errors import GatewayError
+from shared.auth import propagate_authorization
 from shared.logging import REQUEST_ID_HEADER, current_request_id
 
 log = logging.getLogger("ntm.gateway")
@@ -34,7 +35,7 @@ def make_http_client(
         transport=transport,
         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        event_hooks={"request": [_propagate_request_id]},
+        event_hooks={"request": [_propagate_request_id, propagate_authorization]},
         headers={"user-agent": "ntm-gateway"},
     )
 
@@ -100,9 +101,13 @@ class UpstreamClient:
                 service=self.name,
                 upstream_request_id=response.headers.get(REQUEST_ID_HEADER),
             )
-        code = {404: "NOT_FOUND", 409: "CONFLICT", 422: "BAD_USER_INPUT", 403: "FORBIDDEN"}.get(
-            status, "BAD_REQUEST"
-        )
+        code = {
+            401: "UNAUTHENTICATED",
+            403: "FORBIDDEN",
+            404: "NOT_FOUND",
+            409: "CONFLICT",
+            422: "BAD_USER_INPUT",
+        }.get(status, "BAD_REQUEST")
         raise GatewayError(
             code,
             problem.get("message_vi", ""),

@@ -8,9 +8,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from services.gateway.clients import JSON, ChildrenKey, FundingKey, Upstreams
+from shared.auth import Principal
 
 UnitKey = tuple[str, date]
-ACTOR_HEADERS = ("X-Role", "X-Unit", "X-Level", "X-Recorded-By")
 
 
 class Loaders:
@@ -49,15 +49,15 @@ class Loaders:
 class Context(BaseContext):
     """What every resolver receives as `info.context`."""
 
-    def __init__(self, upstreams: Upstreams) -> None:
+    def __init__(self, upstreams: Upstreams, principal: Principal | None = None) -> None:
         super().__init__()
         self.upstreams = upstreams
         self.loaders = Loaders(upstreams)
+        self.principal = principal  # None: anonymous (services.gateway.auth)
 
     def actor_headers(self) -> dict[str, str]:
-        """The acting person's headers as the gateway received them, to forward to appraisal
-        (until auth lands, appraisal learns who acts from these)."""
+        """The caller's `Authorization`, for a write made on its behalf (every upstream call
+        carries it anyway: `shared.auth.propagate_authorization`)."""
         request = self.request
-        if request is None:
-            return {}
-        return {h: v for h in ACTOR_HEADERS if (v := request.headers.get(h)) is not None}
+        value = request.headers.get("authorization") if request is not None else None
+        return {"Authorization": value} if value and self.principal is not None else {}

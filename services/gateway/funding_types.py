@@ -341,6 +341,14 @@ class NotFound(UserError):
     field_errors: list[FieldError]
 
 
+@strawberry.type(
+    description="The caller may not do this: no or a bad token, a role without the right, a "
+    "unit outside its scope, or a dossier another level holds"
+)
+class AccessDenied(UserError):
+    pass
+
+
 @strawberry.type(description="The key was used before with another input: nothing was posted")
 class IdempotencyConflict(UserError):
     idempotency_key: str | None
@@ -357,12 +365,12 @@ class NotReversible(UserError):
 
 
 RecordTransferPayload = Annotated[
-    TransferRecorded | ValidationError | NotFound | IdempotencyConflict,
+    TransferRecorded | ValidationError | NotFound | IdempotencyConflict | AccessDenied,
     strawberry.union("RecordTransferPayload"),
 ]
 ReverseTransferPayload = Annotated[
     TransferReversed | ValidationError | NotFound | IdempotencyConflict | AlreadyReversed
-    | NotReversible,
+    | NotReversible | AccessDenied,
     strawberry.union("ReverseTransferPayload"),
 ]  # fmt: skip
 
@@ -401,6 +409,8 @@ def _user_error(exc: GatewayError, *, key: str | None, transfer_id: str | None) 
         return AlreadyReversed(**common, transfer_id=strawberry.ID(transfer_id or ""))
     if upstream == "transfer.not_reversible":
         return NotReversible(**common, transfer_id=strawberry.ID(transfer_id or ""))
+    if ext["code"] in ("FORBIDDEN", "UNAUTHENTICATED"):
+        return AccessDenied(**common)
     if ext["code"] == "NOT_FOUND":
         return NotFound(**common, field_errors=_field_errors(exc))
     if ext["code"] in ("BAD_USER_INPUT", "BAD_REQUEST"):

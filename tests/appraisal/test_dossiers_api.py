@@ -18,15 +18,16 @@ from services.appraisal.app import attach_relay
 from services.appraisal.outbox import HttpPublisher, OutboxRelay
 from services.appraisal.signing import verify
 from shared.db import Database
+from tests.conftest import auth_headers
 from tests.criteria.test_titles_and_derived import indicator_result, share_indicator
 from tests.criteria.test_values_and_evaluation import meeting_value, recordable, row
 
 COMMUNE = "15592"  # Xã Xuân Minh, Huyện Thọ Xuân (395), Thanh Hóa (38), before 2025
-H_COMMUNE = {"X-Role": "commune_officer", "X-Unit": COMMUNE, "X-Recorded-By": "can.bo.xa"}
-H_DISTRICT = {"X-Role": "district_officer", "X-Unit": "395", "X-Recorded-By": "can.bo.huyen"}
-H_OTHER_DISTRICT = {"X-Role": "district_officer", "X-Unit": "396"}
-H_PROVINCE = {"X-Role": "province_officer", "X-Unit": "38", "X-Recorded-By": "can.bo.tinh"}
-H_APPRAISER = {"X-Role": "appraiser", "X-Unit": "38", "X-Recorded-By": "so.gtvt"}
+H_COMMUNE = auth_headers("commune_officer", COMMUNE, subject="can.bo.xa")
+H_DISTRICT = auth_headers("district_officer", "395", subject="can.bo.huyen")
+H_OTHER_DISTRICT = auth_headers("district_officer", "396")
+H_PROVINCE = auth_headers("province_officer", "38", subject="can.bo.tinh")
+H_APPRAISER = auth_headers("appraiser", "38", subject="so.gtvt")
 DECISION = {"number": "123/QĐ-UBND", "date": "2023-12-20", "signer": "Chủ tịch UBND tỉnh"}
 
 

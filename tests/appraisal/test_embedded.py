@@ -9,6 +9,7 @@ from services.appraisal.outbox import HttpPublisher, OutboxRelay
 from services.runtime import create_embedded_app
 from shared.db import Database
 from shared.settings import Settings
+from tests.conftest import auth_headers
 
 
 async def test_appraisal_reaches_criteria_and_relays_in_the_embedded_process(
@@ -21,7 +22,7 @@ async def test_appraisal_reaches_criteria_and_relays_in_the_embedded_process(
             response = await client.post(
                 "/appraisal/v1/dossiers",
                 json={"unit": "15592", "title": "xa-ntm", "year": 2023},
-                headers={"X-Role": "commune_officer", "X-Unit": "15592"},
+                headers=auth_headers("commune_officer", "15592"),
             )
             assert response.status_code == 201, response.text
             assert response.json()["unit"]["province_code"] == "38"

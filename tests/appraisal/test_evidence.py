@@ -29,6 +29,7 @@ from tests.appraisal.test_dossiers_api import (
     create,
     ok,
 )
+from tests.conftest import auth_headers
 
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -217,8 +218,8 @@ class TestUpload:
             headers={**H_COMMUNE, "Content-Type": "multipart/form-data; boundary=x"},
         )
         assert 400 <= garbled.status_code < 500
-        no_role = await upload(appraisal, dossier, pdf_bytes(), {})
-        assert [e["field"] for e in problem_field(no_role, 422)["errors"]] == ["X-Role"]
+        no_token = await upload(appraisal, dossier, pdf_bytes(), {"Authorization": ""})
+        assert problem_field(no_token, 401)["code"] == "auth.token_missing"
 
     async def test_an_upload_is_refused_while_another_level_holds_the_dossier(
         self, appraisal: httpx.AsyncClient, dossier: str
@@ -244,7 +245,7 @@ class TestDownload:
         digest = (await upload(appraisal, dossier, data, H_COMMUNE, name="Tờ trình.pdf")).json()[
             "sha256"
         ]
-        for headers in (H_COMMUNE, H_DISTRICT, H_PROVINCE, {"X-Role": "central_officer"}):
+        for headers in (H_COMMUNE, H_DISTRICT, H_PROVINCE, auth_headers("central_officer")):
             got = await appraisal.get(f"/v1/evidence/{digest}", headers=headers)
             assert got.status_code == 200, got.text
             assert got.content == data

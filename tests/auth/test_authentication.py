@@ -1,26 +1,30 @@
 """Bearer tokens verified against an identity provider's JWKS served over real HTTP (a tiny
 http.server on a free port): RS256 and ES256 accepted; wrong issuer, wrong audience, expiry,
-unknown keys, `alg: none` and algorithm confusion refused with 401 problem+json; the key set
-fetched again on an unknown `kid` (rotation), at most once per refetch window."""
+unknown keys, `alg: none` and algorithm confusion refused (401, `WWW-Authenticate: Bearer`);
+the key set fetched again on an unknown `kid` (rotation), at most once per refetch window; and a
+service answering 401 problem+json on its routes."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from services.criteria.app import create_app as create_criteria_app
 from shared.auth import Authenticator, Principal, authenticator_for, mint_claims
+from shared.db import Database
 from shared.errors import ProblemError
 from shared.settings import Settings
 
@@ -347,3 +351,54 @@ class TestConfiguration:
         configured = Settings()
         assert configured.auth_jwks_url == "https://id.example/jwks"
         assert configured.auth_issuer == "https://id.example/"
+
+
+# a route that needs a token (evaluations are aggregates, closed to anonymous callers)
+GUARDED = "/v1/units/15592/evaluation?set=xa-ntm-2021&year=2023&as_of=2023-05-19"
+
+
+class TestOverHttp:
+    """A service verifies the provider's tokens on its routes and answers 401 problem+json."""
+
+    @pytest.fixture
+    async def client(
+        self, settings: Settings, db: Database, idp: IdentityProvider
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_criteria_app(idp_settings(settings, idp), db)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://criteria") as c:
+            yield c
+
+    async def test_a_providers_token_opens_a_guarded_route(
+        self, client: httpx.AsyncClient, idp: IdentityProvider
+    ) -> None:
+        for key in idp.keys:
+            response = await client.get(
+                GUARDED, headers={"Authorization": bearer(key.sign(claims()))}
+            )
+            assert response.status_code == 200, response.text
+
+    async def test_refusals_are_401_problems_with_a_bearer_challenge(
+        self, client: httpx.AsyncClient, idp: IdentityProvider
+    ) -> None:
+        now = int(time.time())
+        expired = idp.keys[0].sign(claims(iat=now - 600, exp=now - 120))
+        for headers, code in (
+            ({}, "auth.token_missing"),
+            ({"Authorization": bearer(expired)}, "auth.token_expired"),
+            ({"Authorization": "Bearer x.y.z"}, "auth.token_invalid"),
+        ):
+            response = await client.get(GUARDED, headers=headers)
+            assert response.status_code == 401
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            body = response.json()
+            assert (body["code"], bool(body["message_vi"]), bool(body["message_en"])) == (
+                code,
+                True,
+                True,
+            )
+
+    async def test_public_reference_data_needs_no_token(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/units/15592", params={"as_of": "2023-01-01"})
+        assert response.status_code == 200

@@ -33,6 +33,7 @@ from services.runtime import create_embedded_app
 from shared.db import Database
 from shared.events import Delivery, JetStreamPublisher, PullConsumer, StreamSpec
 from shared.settings import Settings
+from tests.conftest import DEFAULT_HEADERS
 
 NATS_URL = os.environ.get("TEST_NATS_URL", "nats://127.0.0.1:4222")
 COMMUNE = "15592"
@@ -131,7 +132,9 @@ async def consuming_criteria(
         assert isinstance(consumer, PullConsumer)
         await consumer.wait_subscribed()
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://criteria") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://criteria", headers=DEFAULT_HEADERS
+        ) as client:
             yield app, client
 
 
@@ -354,7 +357,9 @@ class TestEmbedded:
                 )
             appraisal.state.relay.nudge()
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://ntm") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://ntm", headers=DEFAULT_HEADERS
+            ) as client:
 
                 async def arrived() -> bool:
                     response = await client.get(

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from shared.errors import PROBLEM_JSON
 from shared.pagination import encode_cursor
+from tests.conftest import DEFAULT_HEADERS
 
 JsonObject = dict[str, Any]
 
@@ -97,7 +98,9 @@ def answering_client(app: FastAPI) -> httpx.AsyncClient:
     """A client that receives the 500 answer of an unexpected error instead of the exception,
     so that a test expecting another status fails on its assertion."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://criteria")
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://criteria", headers=DEFAULT_HEADERS
+    )
 
 
 # --- GET /v1/units/{code} ------------------------------------------------------------------

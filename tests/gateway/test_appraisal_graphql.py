@@ -1,6 +1,6 @@
 """Appraisal through the gateway: dossiers (Query.dossier / dossiers, Unit.dossiers batched into
 one appraisal call), recognitions from criteria's titles, and the createDossier / dossierAction
-mutations with their typed errors and the actor's headers forwarded."""
+mutations with their typed errors and the caller's token forwarded."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import auth_headers
 from tests.criteria.test_titles_and_derived import event
 from tests.gateway.conftest import GraphQL
 
 COMMUNE = "15592"  # Xã Xuân Minh, Huyện Thọ Xuân (395), before 2025
 NEIGHBOUR = "15583"
-H_COMMUNE = {"X-Role": "commune_officer", "X-Unit": COMMUNE, "X-Recorded-By": "can.bo.xa"}
-H_DISTRICT = {"X-Role": "district_officer", "X-Unit": "395", "X-Recorded-By": "can.bo.huyen"}
+H_COMMUNE = auth_headers("commune_officer", COMMUNE, subject="can.bo.xa")
+H_DISTRICT = auth_headers("district_officer", "395", subject="can.bo.huyen")
+H_OTHER_DISTRICT = auth_headers("district_officer", "396")
 
 DOSSIER_FIELDS = """
   id kind unitCode title year set status step stepName stepEnteredOn dueOn overdue editableBy
@@ -233,9 +235,7 @@ class TestMutations:
         assert too_early["__typename"] == "ValidationError"
         assert too_early["fieldErrors"][0]["field"] == "year"
 
-        outside = await create(
-            gql_appraisal, headers={"X-Role": "district_officer", "X-Unit": "396"}, year=2022
-        )
+        outside = await create(gql_appraisal, headers=H_OTHER_DISTRICT, year=2022)
         assert outside["__typename"] == "AccessDenied"
         assert outside["code"] == "dossier.out_of_scope"
 

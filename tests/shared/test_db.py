@@ -12,6 +12,7 @@ from sqlalchemy import Connection, text
 from sqlmodel import SQLModel
 
 from services.registry import SERVICES
+from shared.authz import PUBLIC, Policy
 from shared.db import Database, SessionDep, check_ready
 from shared.errors import InvalidInput
 from shared.service import build_service_app
@@ -86,7 +87,13 @@ def _probe_app(settings: Settings, db: Database) -> FastAPI:
         return {"status": "written"}
 
     return build_service_app(
-        title="probe", description="", settings=settings, trees=[], routers=[router], db=db
+        title="probe",
+        description="",
+        settings=settings,
+        trees=[],
+        routers=[router],
+        policy=Policy({"POST /write": PUBLIC}),
+        db=db,
     )
 
 
