@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,10 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Configuration of one ntm process (embedded: all apps; distributed: one service)."""
 
-    model_config = SettingsConfigDict(env_prefix="NTM_", extra="ignore", populate_by_name=True)
+    # errors never echo the input: it holds secrets (the S3 key, a database URL's password)
+    model_config = SettingsConfigDict(
+        env_prefix="NTM_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Environment = Environment.development
     host: str = "127.0.0.1"
@@ -46,13 +49,25 @@ class Settings(BaseSettings):
     nats_nak_delay_s: float = Field(
         default=5.0, gt=0, description="Pause before a failed event is redelivered"
     )
-    evidence_store: Literal["local"] = Field(
+    evidence_store: Literal["local", "s3"] = Field(
         default="local",
-        description="Where evidence files are kept: 'local' (a folder); an S3-compatible"
-        " store is not implemented yet",
+        description="Where evidence files are kept: 'local' (a folder) or 's3' (an S3-compatible"
+        " bucket: AWS, MinIO, Ceph…)",
     )
     evidence_dir: Path | None = Field(
-        default=None, description="Folder of the local evidence store (default <data dir>/evidence)"
+        default=None,
+        description="Folder of the local evidence store (default <data dir>/evidence); with 's3'"
+        " only uploads being checked are staged there",
+    )
+    evidence_s3_endpoint_url: str | None = Field(
+        default=None, description="The S3 API's URL (e.g. http://minio:9000); unset: AWS"
+    )
+    evidence_s3_bucket: str | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key: str | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_secret_key: SecretStr | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_addressing_style: Literal["path", "virtual", "auto"] = Field(
+        default="path", description="'path' suits MinIO and most self-hosted stores"
     )
     evidence_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     evidence_content_types: list[str] = Field(
@@ -75,6 +90,18 @@ class Settings(BaseSettings):
     upstream_timeout_s: float = 10.0
     graphiql: bool = True
     max_page_size: int = 1000
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        if self.evidence_store == "s3":
+            missing = [
+                f"NTM_EVIDENCE_S3_{name.upper()}"
+                for name in ("bucket", "access_key", "secret_key")
+                if not getattr(self, f"evidence_s3_{name}")
+            ]
+            if missing:
+                raise ValueError(f"NTM_EVIDENCE_STORE=s3 needs {', '.join(missing)}")
+        return self
 
     @property
     def evidence_path(self) -> Path:

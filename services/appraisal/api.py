@@ -372,7 +372,7 @@ EVIDENCE_BODY = {
     " them. 413 `evidence.too_large`, 415 `evidence.unsupported_type`, 403 `dossier.locked`"
     " while another level holds the dossier. Uploading the same bytes again for the same"
     " criterion / indicator answers 200 with the existing citation.",
-    responses=problem_responses(400, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 403, 404, 409, 413, 415, 422, 503),
     openapi_extra=EVIDENCE_BODY,
 )
 async def upload_evidence(
@@ -424,8 +424,8 @@ async def list_evidence(
     "/evidence/{sha256}",
     summary="Download an evidence file by its SHA-256 (actor within a citing dossier's scope)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **problem_responses(403, 404,
-                                                                                       422)},
+    responses={200: {"content": {"application/octet-stream": {}}},
+               **problem_responses(403, 404, 422, 503)},
 )  # fmt: skip
 async def download_evidence(
     request: Request, sha256: Sha256, session: SessionDep, role: Role = None,
