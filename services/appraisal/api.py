@@ -4,13 +4,17 @@ Until the auth issue lands, who acts comes in headers: `X-Role` (commune_officer
 district_officer, province_officer, appraiser, central_officer), `X-Unit` (the actor's unit
 code; absent for the central level), optional `X-Level` (default: from the code's length) and
 `X-Recorded-By` (the person, for the audit chain). `If-Match: <version>` makes a write
-conditional on the dossier's version."""
+conditional on the dossier's version. The dossier writes (create, content, actions, comments,
+revocation) take an `Idempotency-Key`: the same key and request answer the first result (with
+`Idempotent-Replayed: true`), another request under the key is a 409 `idempotency.conflict`
+(shared.replay)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import (
@@ -27,6 +31,7 @@ from fastapi import (
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
 from services.appraisal import evidence, service
@@ -55,6 +60,7 @@ from services.appraisal.upstream import upstreams_of
 from shared import clock
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.replay import IdempotencyKey, replay_or_run
 
 router = APIRouter(prefix="/v1", tags=["appraisal"])
 
@@ -102,6 +108,26 @@ def _wf() -> Workflow:
     return WORKFLOW
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _once(
+    request: Request, response: Response, session: AsyncSession, key: str | None,
+    run: Callable[[], Awaitable[M]], model: type[M], actor: Actor, body: Any,
+    version: int | None = None,
+) -> M:  # fmt: skip
+    """`run()` once per Idempotency-Key (shared.replay), the request being its body, the actor
+    and If-Match."""
+    parts = {
+        "body": body.model_dump(mode="json") if isinstance(body, BaseModel) else body,
+        "actor": actor.model_dump(mode="json"),
+        "if_match": version,
+    }
+    return await replay_or_run(
+        session, "appraisal", key, request, response, run, model=model, parts=parts
+    )
+
+
 @router.post(
     "/dossiers",
     status_code=status.HTTP_201_CREATED,
@@ -109,12 +135,17 @@ def _wf() -> Workflow:
     responses=problem_responses(403, 409, 422, 503),
 )
 async def create_dossier(
-    request: Request, body: DossierIn, session: SessionDep, role: Role = None, unit: Unit = None,
-    level: Level = None, who: Who = None,
+    request: Request, response: Response, body: DossierIn, session: SessionDep, role: Role = None,
+    unit: Unit = None, level: Level = None, who: Who = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.create_dossier(
-        session, upstreams_of(request), _wf(), body, _actor(role, unit, level, who), clock.today()
-    )
+    actor = _actor(role, unit, level, who)
+    return await _once(
+        request, response, session, key,
+        lambda: service.create_dossier(
+            session, upstreams_of(request), _wf(), body, actor, clock.today()
+        ),
+        DossierOut, actor, body,
+    )  # fmt: skip
 
 
 @router.get("/dossiers", summary="Dossiers, oldest first, with filters and a cursor")
@@ -183,16 +214,22 @@ async def get_dossier(dossier_id: DossierId, session: SessionDep) -> DossierOut:
     responses=problem_responses(403, 404, 409, 422),
 )
 async def put_content(
+    request: Request,
+    response: Response,
     dossier_id: DossierId,
     piece: Annotated[str, Path(max_length=40)],
     session: SessionDep,
     body: Annotated[dict[str, Any], Body()],
     role: Role = None, unit: Unit = None, level: Level = None, who: Who = None,
-    if_match: IfMatch = None,
+    if_match: IfMatch = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.put_content(
-        session, _wf(), dossier_id, piece, body, _actor(role, unit, level, who), clock.today(),
-        _version(if_match),
+    actor, version = _actor(role, unit, level, who), _version(if_match)
+    return await _once(
+        request, response, session, key,
+        lambda: service.put_content(
+            session, _wf(), dossier_id, piece, body, actor, clock.today(), version
+        ),
+        DossierOut, actor, body, version,
     )  # fmt: skip
 
 
@@ -205,13 +242,18 @@ async def put_content(
     responses=problem_responses(403, 404, 409, 422, 503),
 )
 async def act(
-    request: Request, background: BackgroundTasks, dossier_id: DossierId, body: ActionIn,
-    session: SessionDep, role: Role = None, unit: Unit = None, level: Level = None,
-    who: Who = None, if_match: IfMatch = None,
+    request: Request, response: Response, background: BackgroundTasks, dossier_id: DossierId,
+    body: ActionIn, session: SessionDep, role: Role = None, unit: Unit = None,
+    level: Level = None, who: Who = None, if_match: IfMatch = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    out = await service.act(
-        session, upstreams_of(request), _wf(), _key(request), dossier_id, body,
-        _actor(role, unit, level, who), clock.today(), _version(if_match),
+    actor, version = _actor(role, unit, level, who), _version(if_match)
+    out = await _once(
+        request, response, session, key,
+        lambda: service.act(
+            session, upstreams_of(request), _wf(), _key(request), dossier_id, body, actor,
+            clock.today(), version,
+        ),
+        DossierOut, actor, body, version,
     )  # fmt: skip
     if out.decision_id is not None:
         _nudge(request, background)
@@ -221,13 +263,18 @@ async def act(
 @router.post(
     "/dossiers/{dossier_id}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(403, 404, 422),
+    responses=problem_responses(403, 404, 409, 422),
 )
 async def add_comment(
-    dossier_id: DossierId, body: CommentIn, session: SessionDep, role: Role = None,
-    unit: Unit = None, level: Level = None, who: Who = None,
+    request: Request, response: Response, dossier_id: DossierId, body: CommentIn,
+    session: SessionDep, role: Role = None, unit: Unit = None, level: Level = None,
+    who: Who = None, key: IdempotencyKey = None,
 ) -> CommentOut:  # fmt: skip
-    return await service.add_comment(session, dossier_id, body, _actor(role, unit, level, who))
+    actor = _actor(role, unit, level, who)
+    return await _once(
+        request, response, session, key,
+        lambda: service.add_comment(session, dossier_id, body, actor), CommentOut, actor, body,
+    )  # fmt: skip
 
 
 @router.get("/dossiers/{dossier_id}/comments", responses=problem_responses(404))
@@ -266,13 +313,17 @@ async def tasks(
     responses=problem_responses(403, 409, 422, 503),
 )
 async def open_revocation(
-    request: Request, code: Annotated[str, Path(pattern=r"^\d{2,5}$")], body: RevocationIn,
-    session: SessionDep, role: Role = None, unit: Unit = None, level: Level = None,
-    who: Who = None,
+    request: Request, response: Response, code: Annotated[str, Path(pattern=r"^\d{2,5}$")],
+    body: RevocationIn, session: SessionDep, role: Role = None, unit: Unit = None,
+    level: Level = None, who: Who = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.open_revocation(
-        session, upstreams_of(request), _wf(), code, body, _actor(role, unit, level, who),
-        clock.today(),
+    actor = _actor(role, unit, level, who)
+    return await _once(
+        request, response, session, key,
+        lambda: service.open_revocation(
+            session, upstreams_of(request), _wf(), code, body, actor, clock.today()
+        ),
+        DossierOut, actor, body,
     )  # fmt: skip
 
 

@@ -10,10 +10,11 @@ Mutations return union payloads: the success type, or typed errors (ValidationEr
 errors, NotFound, WorkflowRefused naming the failed gates or the refused transition,
 AccessDenied, DossierConflict). Each is one REST call to appraisal, which applies all of it in
 one transaction or nothing. The actor's headers the gateway received (X-Role, X-Unit, X-Level,
-X-Recorded-By) are forwarded; `idempotencyKey` is forwarded as `Idempotency-Key`, which
-appraisal does not yet honour: a repeated createDossier answers DossierConflict
-(`dossier.exists`), and `expectedVersion` makes a repeated dossierAction a DossierConflict
-(`dossier.version_conflict`) instead of a second move."""
+X-Recorded-By) are forwarded; `idempotencyKey` is forwarded as `Idempotency-Key`: a repeat
+with the same key and input answers the first result, the key with another input is a
+DossierConflict (`idempotency.conflict`). Without a key a repeated createDossier is a
+DossierConflict (`dossier.exists`), and `expectedVersion` makes a repeated dossierAction a
+DossierConflict (`dossier.version_conflict`) instead of a second move."""
 
 from __future__ import annotations
 
@@ -404,7 +405,8 @@ class AppraisalMutation:
     @strawberry.mutation(
         description="Open a recognition dossier as the actor of the request's X-Role / X-Unit "
         "/ X-Level / X-Recorded-By headers. A unit has one live dossier per title and year: "
-        "a repeat answers DossierConflict (`dossier.exists`)."
+        "a repeat answers DossierConflict (`dossier.exists`), unless it carries the first "
+        "call's `idempotencyKey`, which answers the first result."
     )
     async def create_dossier(
         self,

@@ -369,9 +369,12 @@ class AppraisalClient(UpstreamClient):
         return out
 
     async def write(self, path: str, body: JSON, headers: dict[str, str]) -> JSON:
-        """POST a dossier write as the actor of `headers`. Not retried: appraisal has no
-        idempotency keys yet, so a repeat after a lost answer could act twice."""
-        result: JSON = await self.request("POST", path, json=body, headers=headers, retry=False)
+        """POST a dossier write as the actor of `headers`. Retried on a transport error only
+        with an `Idempotency-Key`, which makes appraisal answer a repeat with the first result;
+        without one a repeat after a lost answer could act twice."""
+        result: JSON = await self.request(
+            "POST", path, json=body, headers=headers, retry="Idempotency-Key" in headers
+        )
         return result
 
 

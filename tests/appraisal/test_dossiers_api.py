@@ -100,6 +100,21 @@ async def walk_to_decision(appraisal: httpx.AsyncClient, dossier: str) -> dict[s
     return await ok(await act(appraisal, dossier, "submit", H_PROVINCE), "decision")
 
 
+async def recognised_commune(
+    appraisal: httpx.AsyncClient, appraisal_app: FastAPI, criteria: httpx.AsyncClient
+) -> tuple[str, OutboxRelay]:
+    """The commune walked to its recognition, the title delivered to criteria by the relay."""
+    await meet_every_indicator(criteria)
+    recognition: str = (await create(appraisal))["id"]
+    await walk_to_decision(appraisal, recognition)
+    await ok(
+        await act(appraisal, recognition, "approve", H_PROVINCE, decision=DECISION), "recognised"
+    )
+    relay = attach_relay(appraisal_app, appraisal_app.state.settings)
+    assert await relay.run_once() == 1
+    return recognition, relay
+
+
 class TestSchema:
     async def test_the_audit_chain_and_decisions_refuse_update_and_delete(
         self, db: Database
@@ -453,15 +468,7 @@ class TestRevocation:
         appraisal_app: FastAPI,
         criteria: httpx.AsyncClient,
     ) -> None:
-        await meet_every_indicator(criteria)
-        recognition = (await create(appraisal))["id"]
-        await walk_to_decision(appraisal, recognition)
-        await ok(
-            await act(appraisal, recognition, "approve", H_PROVINCE, decision=DECISION),
-            "recognised",
-        )
-        relay = attach_relay(appraisal_app, appraisal_app.state.settings)
-        assert await relay.run_once() == 1
+        recognition, relay = await recognised_commune(appraisal, appraisal_app, criteria)
 
         not_held = await appraisal.post(
             f"/v1/units/{COMMUNE}/revocations",

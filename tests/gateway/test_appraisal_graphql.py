@@ -247,6 +247,28 @@ class TestMutations:
         assert malformed["fieldErrors"] == [{"field": "id", "code": "dossier.id_invalid"}]
         assert gql_appraisal.upstream.calls == []
 
+    async def test_a_repeat_with_its_idempotency_key_answers_the_first_dossier(
+        self, gql_appraisal: GraphQL
+    ) -> None:
+        key = f"gql-{uuid.uuid4()}"
+        new = {"unit": COMMUNE, "title": "xa-ntm", "year": 2023}
+        first = (await gql_appraisal.data(CREATE, {"input": new, "key": key}, headers=H_COMMUNE))[
+            "createDossier"
+        ]
+        assert first["__typename"] == "DossierCreated", first
+        again = (await gql_appraisal.data(CREATE, {"input": new, "key": key}, headers=H_COMMUNE))[
+            "createDossier"
+        ]
+        assert again == first
+        other = {**new, "year": 2022}
+        reused = (
+            await gql_appraisal.data(CREATE, {"input": other, "key": key}, headers=H_COMMUNE)
+        )["createDossier"]
+        assert reused["__typename"] == "DossierConflict"
+        assert reused["code"] == "idempotency.conflict"
+        assert reused["fieldErrors"] == [{"field": "Idempotency-Key",
+                                          "code": "idempotency.conflict"}]  # fmt: skip
+
 
 class TestRecognitions:
     async def test_granted_and_revoked_titles_with_their_decisions(
