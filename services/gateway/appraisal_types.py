@@ -136,10 +136,7 @@ class DossierEdge:
 class DossierConnection:
     edges: list[DossierEdge]
     page_info: PageInfo
-    total_count: int | None = strawberry.field(
-        description="Exact when the whole list fits in this page; null otherwise (appraisal's "
-        "list does not count yet)"
-    )
+    total_count: int = strawberry.field(description="Dossiers matching the filters, over all pages")
 
     @strawberry.field(description="The nodes of `edges`, for clients that do not need cursors")
     def nodes(self) -> list[Dossier]:
@@ -157,7 +154,6 @@ class DossierConnection:
             DossierEdge(cursor=c, node=Dossier.from_json(i))
             for i, c in zip(items, cursors, strict=True)
         ]
-        whole = after is None and page["next_cursor"] is None
         return cls(
             edges=edges,
             page_info=PageInfo(
@@ -166,7 +162,7 @@ class DossierConnection:
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=len(page["items"]) if whole else None,
+            total_count=page["total_count"],
         )
 
 

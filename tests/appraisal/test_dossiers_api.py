@@ -219,15 +219,18 @@ class TestCreateAndList:
         ids = [(await create(appraisal, year=year))["id"] for year in (2021, 2022, 2023)]
         first = (await appraisal.get("/v1/dossiers", params={"limit": 2})).json()
         assert [d["id"] for d in first["items"]] == ids[:2]
+        assert first["total_count"] == 3
         second = (
             await appraisal.get("/v1/dossiers", params={"limit": 2, "cursor": first["next_cursor"]})
         ).json()
         assert [d["id"] for d in second["items"]] == ids[2:]
         assert second["next_cursor"] is None
+        assert second["total_count"] == 3  # over all pages, not what is left after the cursor
         only = (await appraisal.get("/v1/dossiers", params={"year": 2022, "unit": COMMUNE})).json()
         assert [d["id"] for d in only["items"]] == [ids[1]]
+        assert only["total_count"] == 1
         none = (await appraisal.get("/v1/dossiers", params={"status": "recognised"})).json()
-        assert none["items"] == []
+        assert (none["items"], none["total_count"]) == ([], 0)
         bad = await appraisal.get("/v1/dossiers", params={"cursor": "!!"})
         assert bad.status_code == 422
 

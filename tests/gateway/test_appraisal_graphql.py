@@ -134,11 +134,14 @@ class TestDossiers:
         first = (await gql_appraisal.data(query))["dossiers"]
         assert [e["node"]["id"] for e in first["edges"]] == ids[:2]
         assert first["pageInfo"]["hasNextPage"] is True
-        assert first["totalCount"] is None  # appraisal's list does not count
+        assert first["totalCount"] == 3  # the whole list, though the page holds two
         second = (await gql_appraisal.data(query, {"after": first["pageInfo"]["endCursor"]}))[
             "dossiers"
         ]
         assert [e["node"]["id"] for e in second["edges"]] == ids[2:]
+        assert second["totalCount"] == 3
+        counted = await gql_appraisal.data("{ dossiers(first: 0) { totalCount nodes { id } } }")
+        assert counted["dossiers"] == {"totalCount": 3, "nodes": []}
         assert second["pageInfo"] == {
             "hasNextPage": False,
             "hasPreviousPage": True,
