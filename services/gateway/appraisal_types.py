@@ -3,8 +3,8 @@ Recognition) and its two mutations, createDossier and dossierAction.
 
 Dossiers come from the appraisal service: `Query.dossier` / `Query.dossiers` read its REST
 list (the cursor is appraisal's own), `Unit.dossiers` batches every unit of a query into one
-`POST /v1/dossiers/lookup`. Recognitions come from criteria's titles, which has no batch
-lookup: one `GET /v1/units/{code}/titles` per unit, concurrently.
+`POST /v1/dossiers/lookup`. Recognitions come from criteria's titles, every unit of a query in
+one `POST /v1/titles/lookup`.
 
 Mutations return union payloads: the success type, or typed errors (ValidationError with field
 errors, NotFound, WorkflowRefused naming the failed gates or the refused transition,
