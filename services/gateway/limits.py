@@ -49,7 +49,8 @@ from strawberry.schema.schema import validate_document
 from shared.settings import Settings
 from shared.vn import format_vn_number
 
-APQ_CACHE_SIZE = 1000  # queries registered by clients at run time (not in allow-list mode)
+# queries clients register at run time (not in allow-list mode), in characters: the oldest go
+APQ_CACHE_CHARS = 4 * 1024 * 1024
 RATE_LIMIT_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten first
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
@@ -73,10 +74,18 @@ class PersistedQueries:
     """Registered operations by the SHA-256 of their text, plus those clients register at run
     time (Apollo's automatic persisted queries) unless only registered ones may run."""
 
-    def __init__(self, registry: Mapping[str, str], *, only_registered: bool) -> None:
+    def __init__(
+        self,
+        registry: Mapping[str, str],
+        *,
+        only_registered: bool,
+        max_automatic_chars: int = APQ_CACHE_CHARS,
+    ) -> None:
         self.registry = dict(registry)
         self.only_registered = only_registered
         self.automatic: OrderedDict[str, str] = OrderedDict()
+        self.automatic_chars = 0
+        self.max_automatic_chars = max_automatic_chars
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PersistedQueries:
@@ -115,14 +124,26 @@ class PersistedQueries:
                 "Mã băm sha256Hash không khớp với nội dung truy vấn.",
                 "provided sha does not match query",
             )
-        if wanted not in self.registry:
-            if self.only_registered:
-                raise _not_allowed()
-            self.automatic[wanted] = query
-            self.automatic.move_to_end(wanted)
-            if len(self.automatic) > APQ_CACHE_SIZE:
-                self.automatic.popitem(last=False)
+        if self.only_registered and wanted not in self.registry:
+            raise _not_allowed()
         return query
+
+    def remember(self, query: str, extensions: Mapping[str, Any] | None) -> None:
+        """Keep an operation sent with its hash once it has passed the limits and validation,
+        so that the client may send the hash alone from then on."""
+        wanted = _persisted_hash(extensions)
+        if (
+            wanted is None
+            or self.only_registered
+            or wanted in self.registry
+            or wanted in self.automatic
+        ):
+            return
+        self.automatic[wanted] = query
+        self.automatic_chars += len(query)
+        while self.automatic_chars > self.max_automatic_chars:
+            _, forgotten = self.automatic.popitem(last=False)
+            self.automatic_chars -= len(forgotten)
 
     def _automatic(self, wanted: str) -> str | None:
         if self.only_registered:
@@ -473,12 +494,15 @@ class OperationGuard(SchemaExtension):
         variables = context.variables or {}
         sizes = tuple(sorted((k, v) for k, v in variables.items() if type(v) is int))
         refused = _refusals(self.limits, schema, context.query, sizes)
-        context.pre_execution_errors = list(
+        errors = list(
             refused
             or _validate(
                 schema, context.query, self.limits.max_tokens, tuple(context.validation_rules)
             )
         )
+        context.pre_execution_errors = errors
+        if not errors:
+            self.persisted.remember(context.query, context.operation_extensions)
         yield
 
 

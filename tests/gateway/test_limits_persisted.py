@@ -13,7 +13,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
-from services.gateway.limits import load_registry
+from services.gateway.limits import PersistedQueries, load_registry
 from shared.settings import Settings
 from tests.gateway.served import Gateway, gateway
 
@@ -25,12 +25,12 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def persisted(text: str) -> dict[str, Any]:
+def persisted_extensions(text: str) -> dict[str, Any]:
     return {"persistedQuery": {"version": 1, "sha256Hash": sha256(text)}}
 
 
 async def by_hash(gw: Gateway, text: str, *, with_text: bool = False) -> httpx.Response:
-    body: dict[str, Any] = {"extensions": persisted(text)}
+    body: dict[str, Any] = {"extensions": persisted_extensions(text)}
     if with_text:
         body["query"] = text
     return await gw.http.post("/graphql", json=body)
@@ -66,7 +66,7 @@ class TestPersistedQueries:
     ) -> None:
         async with gateway(settings, criteria_app, graphql_persisted_queries=registry) as gw:
             response = await gw.http.get(
-                "/graphql", params={"extensions": json.dumps(persisted(PROVINCE_NAME))}
+                "/graphql", params={"extensions": json.dumps(persisted_extensions(PROVINCE_NAME))}
             )
             assert response.json() == {"data": {"unit": {"name": "Tỉnh Thanh Hóa"}}}
 
@@ -89,11 +89,22 @@ class TestPersistedQueries:
             again = await by_hash(gw, OTHER)
             assert again.json() == first.json()
 
+    async def test_only_an_operation_that_passed_the_limits_and_validation_is_registered(
+        self, settings: Settings, criteria_app: FastAPI
+    ) -> None:
+        invalid = '{ unit(code: "38") { nosuchfield } }'
+        too_deep = '{ unit(code: "38") { parent { parent { code } } } }'
+        async with gateway(settings, criteria_app, graphql_max_depth=3) as gw:
+            for text in (invalid, too_deep):
+                refused = await by_hash(gw, text, with_text=True)
+                assert refused.json()["errors"]
+                assert error_code(await by_hash(gw, text)) == "PERSISTED_QUERY_NOT_FOUND"
+
     async def test_a_hash_that_is_not_the_texts_is_refused(
         self, settings: Settings, criteria_app: FastAPI
     ) -> None:
         async with gateway(settings, criteria_app) as gw:
-            body = {"query": OTHER, "extensions": persisted(PROVINCE_NAME)}
+            body = {"query": OTHER, "extensions": persisted_extensions(PROVINCE_NAME)}
             response = await gw.http.post("/graphql", json=body)
             assert error_code(response) == "PERSISTED_QUERY_HASH_MISMATCH"
             assert gw.upstream_calls == []
@@ -149,3 +160,14 @@ class TestRegistryFiles:
         path.write_bytes(orjson.dumps({sha256(OTHER): PROVINCE_NAME}))
         with pytest.raises(ValueError, match="is not the SHA-256 of its query"):
             load_registry(path)
+
+
+class TestAutomaticRegistrations:
+    def test_the_oldest_are_forgotten_beyond_the_size_budget(self) -> None:
+        queries = [f"{{ a{i}: __typename }}" for i in range(3)]  # 18 characters each
+        persisted = PersistedQueries({}, only_registered=False, max_automatic_chars=40)
+        for text in queries:
+            persisted.remember(text, persisted_extensions(text))
+        assert list(persisted.automatic.values()) == queries[1:]
+        assert persisted.automatic_chars == 36
+        assert persisted.resolve(None, persisted_extensions(queries[2])) == queries[2]
