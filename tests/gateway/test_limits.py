@@ -134,6 +134,27 @@ class TestDocumentLimits:
         assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
         assert 7_000 < error["extensions"]["actual"] < 10_000
 
+    async def test_the_cost_follows_fragments_and_their_page_sizes(self, gw: Gateway) -> None:
+        query = (
+            '{ units(level: PROVINCE, asOf: "2023-05-19", first: 1000) { ...Page } }'
+            " fragment Page on UnitConnection { nodes { ... on Unit { children(first: 1000)"
+            " { ...Names } } } } fragment Names on UnitConnection { nodes { code name } }"
+        )
+        error = only_error(await gw.post(query))
+        assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        assert error["extensions"]["actual"] > 2_000_000
+        assert gw.upstream_calls == []
+
+    async def test_a_fragment_cycle_is_a_validation_error_not_a_hang(self, gw: Gateway) -> None:
+        query = (
+            '{ unit(code: "38") { ...A } } fragment A on Unit { parent { ...B } }'
+            " fragment B on Unit { parent { ...A } }"
+        )
+        body = (await gw.post(query)).json()
+        assert body["data"] is None
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+        assert gw.upstream_calls == []
+
     async def test_the_district_dashboard_is_within_the_default_limits(self, gw: Gateway) -> None:
         response = await gw.post(DASHBOARD, {"district": DISTRICT})
         body = response.json()
