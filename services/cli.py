@@ -1,4 +1,5 @@
-"""The `ntm` command: serve (embedded or one service), migrate, load reference data."""
+"""The `ntm` command: serve (embedded or one service), migrate, load reference data, print
+the GraphQL schema."""
 
 from __future__ import annotations
 
@@ -114,6 +115,13 @@ def cmd_load_reference(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(_prepare(url, names, reference=True))
 
 
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
+    """Print the gateway's GraphQL schema as SDL: `ntm schema > schema.graphql`."""
+    from services.gateway.schema import build_schema
+
+    sys.stdout.write(build_schema(settings).as_str() + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="Nông thôn mới backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ref.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(SERVICES))
     ref.set_defaults(func=cmd_load_reference)
+
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL) the gateway serves")
+    schema.set_defaults(func=cmd_schema)
     return parser
 
 

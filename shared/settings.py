@@ -88,7 +88,6 @@ class Settings(BaseSettings):
     funding_url: str | None = None
     appraisal_url: str | None = None
     upstream_timeout_s: float = 10.0
-    graphiql: bool = True
     max_page_size: int = 1000
 
     @model_validator(mode="after")
@@ -102,6 +101,72 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"NTM_EVIDENCE_STORE=s3 needs {', '.join(missing)}")
         return self
+
+    # --- GraphQL gateway: what a client may ask (services/gateway/limits.py) ---------------
+    # Everything here is refused before any upstream call. `None` defaults depend on NTM_ENV:
+    # read them through the properties below.
+    graphiql: bool | None = Field(
+        default=None, description="Serve GraphiQL at /graphql (default: on, off in production)"
+    )
+    graphql_introspection: bool | None = Field(
+        default=None, description="Answer __schema / __type (default: on, off in production)"
+    )
+    graphql_max_depth: int = Field(default=12, ge=1, description="Nested field levels")
+    graphql_max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
+    graphql_max_tokens: int = Field(default=5000, ge=1, description="Parser tokens per document")
+    graphql_max_cost: int = Field(
+        default=100_000,
+        ge=1,
+        description="Estimated fields resolved: each field counts once per object it is asked"
+        " on, a list multiplies by its page size (`first`, or the argument's default)",
+    )
+    graphql_list_size: int = Field(
+        default=10, ge=1, description="Length assumed, in the cost, for a list without `first`"
+    )
+    graphql_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1, description="Request body size; larger is a 413 before parsing"
+    )
+    graphql_persisted_queries: Path | None = Field(
+        default=None,
+        description="Registered operations: a JSON file ({sha256: query} or an Apollo persisted"
+        " query manifest) or a folder of .graphql / .json files",
+    )
+    graphql_persisted_only: bool = Field(
+        default=False,
+        description="Allow-list mode: only operations of the registry run (by hash or by text)",
+    )
+    graphql_rate_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests per client and minute, 0 = no limit (default: 600 in production,"
+        " otherwise no limit)",
+    )
+    graphql_rate_burst: int = Field(
+        default=60, ge=1, description="Requests a client may send at once before the rate applies"
+    )
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.production
+
+    @property
+    def graphql_introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return not self.production
+
+    @property
+    def graphql_rate_limit(self) -> int:
+        """Requests per client and minute; 0 when clients are not limited."""
+        if self.graphql_rate_per_minute is not None:
+            return self.graphql_rate_per_minute
+        return 600 if self.production else 0
+
+    @property
+    def production(self) -> bool:
+        return self.env == Environment.production
+
+    # --- end of the GraphQL gateway's settings -----------------------------------------------
 
     @property
     def evidence_path(self) -> Path:
