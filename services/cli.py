@@ -1,5 +1,5 @@
 """The `ntm` command: serve (embedded or one service), migrate, load reference data, mint a
-token."""
+token, print the GraphQL schema."""
 
 from __future__ import annotations
 
@@ -138,6 +138,13 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> None:
     sys.stdout.write(token + "\n")
 
 
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
+    """Print the gateway's GraphQL schema as SDL: `ntm schema > schema.graphql`."""
+    from services.gateway.schema import build_schema
+
+    sys.stdout.write(build_schema(settings).as_str() + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="Nông thôn mới backend")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--sector", action="append", default=[], help="an appraiser's sector")
     token.add_argument("--subject", help="the person or client (default: ROLE@UNIT)")
     token.set_defaults(func=cmd_token)
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL) the gateway serves")
+    schema.set_defaults(func=cmd_schema)
     return parser
 
 

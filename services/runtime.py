@@ -125,7 +125,7 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
         }
 
     root.include_router(
-        graphql_router(lambda r: r.app.state.upstreams, graphiql=settings.graphiql),
+        graphql_router(lambda r: r.app.state.upstreams, settings),
         prefix="/graphql",
     )
     for name, service_app in service_apps.items():

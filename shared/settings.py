@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +19,10 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Configuration of one ntm process (embedded: all apps; distributed: one service)."""
 
-    model_config = SettingsConfigDict(env_prefix="NTM_", extra="ignore", populate_by_name=True)
+    # errors never echo the input: it holds secrets (the S3 key, a database URL's password)
+    model_config = SettingsConfigDict(
+        env_prefix="NTM_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     env: Environment = Environment.development
     host: str = "127.0.0.1"
@@ -46,13 +49,25 @@ class Settings(BaseSettings):
     nats_nak_delay_s: float = Field(
         default=5.0, gt=0, description="Pause before a failed event is redelivered"
     )
-    evidence_store: Literal["local"] = Field(
+    evidence_store: Literal["local", "s3"] = Field(
         default="local",
-        description="Where evidence files are kept: 'local' (a folder); an S3-compatible"
-        " store is not implemented yet",
+        description="Where evidence files are kept: 'local' (a folder) or 's3' (an S3-compatible"
+        " bucket: AWS, MinIO, Ceph…)",
     )
     evidence_dir: Path | None = Field(
-        default=None, description="Folder of the local evidence store (default <data dir>/evidence)"
+        default=None,
+        description="Folder of the local evidence store (default <data dir>/evidence); with 's3'"
+        " only uploads being checked are staged there",
+    )
+    evidence_s3_endpoint_url: str | None = Field(
+        default=None, description="The S3 API's URL (e.g. http://minio:9000); unset: AWS"
+    )
+    evidence_s3_bucket: str | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key: str | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_secret_key: SecretStr | None = Field(default=None, description="Required with 's3'")
+    evidence_s3_addressing_style: Literal["path", "virtual", "auto"] = Field(
+        default="path", description="'path' suits MinIO and most self-hosted stores"
     )
     evidence_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     evidence_content_types: list[str] = Field(
@@ -110,8 +125,85 @@ class Settings(BaseSettings):
     funding_url: str | None = None
     appraisal_url: str | None = None
     upstream_timeout_s: float = 10.0
-    graphiql: bool = True
     max_page_size: int = 1000
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        if self.evidence_store == "s3":
+            missing = [
+                f"NTM_EVIDENCE_S3_{name.upper()}"
+                for name in ("bucket", "access_key", "secret_key")
+                if not getattr(self, f"evidence_s3_{name}")
+            ]
+            if missing:
+                raise ValueError(f"NTM_EVIDENCE_STORE=s3 needs {', '.join(missing)}")
+        return self
+
+    # --- GraphQL gateway: what a client may ask (services/gateway/limits.py) ---------------
+    # Everything here is refused before any upstream call. `None` defaults depend on NTM_ENV:
+    # read them through the properties below.
+    graphiql: bool | None = Field(
+        default=None, description="Serve GraphiQL at /graphql (default: on, off in production)"
+    )
+    graphql_introspection: bool | None = Field(
+        default=None, description="Answer __schema / __type (default: on, off in production)"
+    )
+    graphql_max_depth: int = Field(default=12, ge=1, description="Nested field levels")
+    graphql_max_aliases: int = Field(default=30, ge=0, description="Aliases per operation")
+    graphql_max_tokens: int = Field(default=5000, ge=1, description="Parser tokens per document")
+    graphql_max_cost: int = Field(
+        default=100_000,
+        ge=1,
+        description="Estimated fields resolved: each field counts once per object it is asked"
+        " on, a list multiplies by its page size (`first`, or the argument's default)",
+    )
+    graphql_list_size: int = Field(
+        default=10, ge=1, description="Length assumed, in the cost, for a list without `first`"
+    )
+    graphql_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1, description="Request body size; larger is a 413 before parsing"
+    )
+    graphql_persisted_queries: Path | None = Field(
+        default=None,
+        description="Registered operations: a JSON file ({sha256: query} or an Apollo persisted"
+        " query manifest) or a folder of .graphql / .json files",
+    )
+    graphql_persisted_only: bool = Field(
+        default=False,
+        description="Allow-list mode: only operations of the registry run (by hash or by text)",
+    )
+    graphql_rate_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests per client and minute, 0 = no limit (default: 600 in production,"
+        " otherwise no limit)",
+    )
+    graphql_rate_burst: int = Field(
+        default=60, ge=1, description="Requests a client may send at once before the rate applies"
+    )
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.production
+
+    @property
+    def graphql_introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return not self.production
+
+    @property
+    def graphql_rate_limit(self) -> int:
+        """Requests per client and minute; 0 when clients are not limited."""
+        if self.graphql_rate_per_minute is not None:
+            return self.graphql_rate_per_minute
+        return 600 if self.production else 0
+
+    @property
+    def production(self) -> bool:
+        return self.env == Environment.production
+
+    # --- end of the GraphQL gateway's settings -----------------------------------------------
 
     @property
     def evidence_path(self) -> Path:

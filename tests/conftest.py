@@ -92,7 +92,7 @@ RESET_STATEMENTS = [
     " funding.works, funding.import_jobs CASCADE",
     "DELETE FROM funding.valuation_rates WHERE recorded_by IS DISTINCT FROM 'catalog'",
     "TRUNCATE appraisal.outbox, appraisal.decisions, appraisal.comments,"
-    " appraisal.audit_entries, appraisal.dossiers CASCADE",
+    " appraisal.audit_entries, appraisal.dossiers, appraisal.idempotency_keys CASCADE",
 ]
 
 

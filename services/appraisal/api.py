@@ -3,13 +3,17 @@
 Who acts is the caller's bearer token (shared.auth): its role, its unit (hence its level;
 none for the central level) and its subject, the person the audit chain records. Which routes
 a role may call, for which units, is services/appraisal/policy.py. `If-Match: <version>`
-makes a write conditional on the dossier's version."""
+makes a write conditional on the dossier's version. The dossier writes (create, content,
+actions, comments, revocation) take an `Idempotency-Key`: the same key and request answer the
+first result (with `Idempotent-Replayed: true`), another request under the key is a 409
+`idempotency.conflict` (shared.replay)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import (
@@ -27,6 +31,7 @@ from fastapi import (
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, UploadFile
 
 from services.appraisal import evidence, service
@@ -56,6 +61,7 @@ from shared import clock
 from shared.authz import require_principal
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.replay import IdempotencyKey, replay_or_run
 
 router = APIRouter(prefix="/v1", tags=["appraisal"])
 
@@ -102,6 +108,26 @@ def _wf() -> Workflow:
     return WORKFLOW
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _once(
+    request: Request, response: Response, session: AsyncSession, key: str | None,
+    run: Callable[[], Awaitable[M]], model: type[M], actor: Actor, body: Any,
+    version: int | None = None,
+) -> M:  # fmt: skip
+    """`run()` once per Idempotency-Key (shared.replay), the request being its body, the actor
+    and If-Match."""
+    parts = {
+        "body": body.model_dump(mode="json") if isinstance(body, BaseModel) else body,
+        "actor": actor.model_dump(mode="json"),
+        "if_match": version,
+    }
+    return await replay_or_run(
+        session, "appraisal", key, request, response, run, model=model, parts=parts
+    )
+
+
 @router.post(
     "/dossiers",
     status_code=status.HTTP_201_CREATED,
@@ -109,11 +135,16 @@ def _wf() -> Workflow:
     responses=problem_responses(403, 409, 422, 503),
 )
 async def create_dossier(
-    request: Request, body: DossierIn, session: SessionDep, actor: ActorDep,
+    request: Request, response: Response, body: DossierIn, session: SessionDep, actor: ActorDep,
+    key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.create_dossier(
-        session, upstreams_of(request), _wf(), body, actor, clock.today()
-    )
+    return await _once(
+        request, response, session, key,
+        lambda: service.create_dossier(
+            session, upstreams_of(request), _wf(), body, actor, clock.today()
+        ),
+        DossierOut, actor, body,
+    )  # fmt: skip
 
 
 @router.get("/dossiers", summary="Dossiers, oldest first, with filters and a cursor")
@@ -182,15 +213,21 @@ async def get_dossier(dossier_id: DossierId, session: SessionDep) -> DossierOut:
     responses=problem_responses(403, 404, 409, 422),
 )
 async def put_content(
+    request: Request,
+    response: Response,
     dossier_id: DossierId,
     piece: Annotated[str, Path(max_length=40)],
     session: SessionDep,
     body: Annotated[dict[str, Any], Body()],
-    actor: ActorDep,
-    if_match: IfMatch = None,
+    actor: ActorDep, if_match: IfMatch = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.put_content(
-        session, _wf(), dossier_id, piece, body, actor, clock.today(), _version(if_match),
+    version = _version(if_match)
+    return await _once(
+        request, response, session, key,
+        lambda: service.put_content(
+            session, _wf(), dossier_id, piece, body, actor, clock.today(), version
+        ),
+        DossierOut, actor, body, version,
     )  # fmt: skip
 
 
@@ -203,12 +240,18 @@ async def put_content(
     responses=problem_responses(403, 404, 409, 422, 503),
 )
 async def act(
-    request: Request, background: BackgroundTasks, dossier_id: DossierId, body: ActionIn,
-    session: SessionDep, actor: ActorDep, if_match: IfMatch = None,
+    request: Request, response: Response, background: BackgroundTasks, dossier_id: DossierId,
+    body: ActionIn, session: SessionDep, actor: ActorDep, if_match: IfMatch = None,
+    key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    out = await service.act(
-        session, upstreams_of(request), _wf(), _key(request), dossier_id, body,
-        actor, clock.today(), _version(if_match),
+    version = _version(if_match)
+    out = await _once(
+        request, response, session, key,
+        lambda: service.act(
+            session, upstreams_of(request), _wf(), _key(request), dossier_id, body, actor,
+            clock.today(), version,
+        ),
+        DossierOut, actor, body, version,
     )  # fmt: skip
     if out.decision_id is not None:
         _nudge(request, background)
@@ -218,12 +261,16 @@ async def act(
 @router.post(
     "/dossiers/{dossier_id}/comments",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(403, 404, 422),
+    responses=problem_responses(403, 404, 409, 422),
 )
 async def add_comment(
-    dossier_id: DossierId, body: CommentIn, session: SessionDep, actor: ActorDep,
+    request: Request, response: Response, dossier_id: DossierId, body: CommentIn,
+    session: SessionDep, actor: ActorDep, key: IdempotencyKey = None,
 ) -> CommentOut:  # fmt: skip
-    return await service.add_comment(session, dossier_id, body, actor)
+    return await _once(
+        request, response, session, key,
+        lambda: service.add_comment(session, dossier_id, body, actor), CommentOut, actor, body,
+    )  # fmt: skip
 
 
 @router.get("/dossiers/{dossier_id}/comments", responses=problem_responses(404))
@@ -262,11 +309,15 @@ async def tasks(
     responses=problem_responses(403, 409, 422, 503),
 )
 async def open_revocation(
-    request: Request, code: Annotated[str, Path(pattern=r"^\d{2,5}$")], body: RevocationIn,
-    session: SessionDep, actor: ActorDep,
+    request: Request, response: Response, code: Annotated[str, Path(pattern=r"^\d{2,5}$")],
+    body: RevocationIn, session: SessionDep, actor: ActorDep, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
-    return await service.open_revocation(
-        session, upstreams_of(request), _wf(), code, body, actor, clock.today(),
+    return await _once(
+        request, response, session, key,
+        lambda: service.open_revocation(
+            session, upstreams_of(request), _wf(), code, body, actor, clock.today()
+        ),
+        DossierOut, actor, body,
     )  # fmt: skip
 
 
@@ -366,7 +417,7 @@ EVIDENCE_BODY = {
     " them. 413 `evidence.too_large`, 415 `evidence.unsupported_type`, 403 `dossier.locked`"
     " while another level holds the dossier. Uploading the same bytes again for the same"
     " criterion / indicator answers 200 with the existing citation.",
-    responses=problem_responses(400, 403, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 403, 404, 409, 413, 415, 422, 503),
     openapi_extra=EVIDENCE_BODY,
 )
 async def upload_evidence(
@@ -415,8 +466,8 @@ async def list_evidence(
     "/evidence/{sha256}",
     summary="Download an evidence file by its SHA-256 (actor within a citing dossier's scope)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **problem_responses(403, 404,
-                                                                                       422)},
+    responses={200: {"content": {"application/octet-stream": {}}},
+               **problem_responses(403, 404, 422, 503)},
 )  # fmt: skip
 async def download_evidence(
     request: Request, sha256: Sha256, session: SessionDep, actor: ActorDep,

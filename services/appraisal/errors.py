@@ -147,3 +147,14 @@ class EvidenceNotFound(NotFound):
 
     def __init__(self, ref: str) -> None:
         super().__init__(f"Không tìm thấy tệp minh chứng {ref}.", f"Evidence {ref} not found.")
+
+
+class EvidenceStoreUnavailable(ProblemError):
+    status = 503
+    code = "evidence.store_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Kho lưu tệp minh chứng tạm thời không phản hồi ({detail}); hãy thử lại.",
+            f"The evidence store is not answering ({detail}); retry later.",
+        )

@@ -86,7 +86,8 @@ class DossierRepository:
         kind: str | None,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
-    ) -> Sequence[RowMapping]:
+    ) -> tuple[Sequence[RowMapping], int]:
+        """One page (`limit` rows from after the cursor) and how many match over all pages."""
         where = ["true"]
         params: dict[str, Any] = {"limit": limit}
         for col, val in (
@@ -99,6 +100,9 @@ class DossierRepository:
             if val is not None:
                 where.append(f"d.{col} = :{col}")
                 params[col] = val
+        total = await self.session.execute(
+            text(f"SELECT count(*) FROM appraisal.dossiers d WHERE {' AND '.join(where)}"), params
+        )
         if after is not None:
             where.append("(d.created_at, d.id) > (:after_at, :after_id)")
             params["after_at"], params["after_id"] = after
@@ -109,7 +113,7 @@ class DossierRepository:
             ),
             params,
         )
-        return rows.mappings().all()
+        return rows.mappings().all(), int(total.scalar_one())
 
     async def update(self, dossier_id: uuid.UUID, version: int, fields: dict[str, Any]) -> bool:
         """Set `fields` if the dossier is still at `version`; bumps the version."""

@@ -206,6 +206,7 @@ class DossierOut(BaseModel):
 class DossierPage(BaseModel):
     items: list[DossierOut]
     next_cursor: str | None = None
+    total_count: int = Field(description="Dossiers matching the filters, over all pages")
 
 
 class TimelineEntry(BaseModel):

@@ -233,7 +233,7 @@ async def list_dossiers(
                                    message_vi="Con trỏ không hợp lệ.",
                                    message_en="Invalid cursor.")],
             ) from exc  # fmt: skip
-    rows = await DossierRepository(session).list(
+    rows, total = await DossierRepository(session).list(
         unit=unit, status=status, title=title, year=year, kind=kind, after=after, limit=limit + 1
     )
     items = [dossier_out(wf, r, today) for r in rows[:limit]]
@@ -241,7 +241,7 @@ async def list_dossiers(
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])])
-    return DossierPage(items=items, next_cursor=next_cursor)
+    return DossierPage(items=items, next_cursor=next_cursor, total_count=total)
 
 
 # --- the audit chain -------------------------------------------------------------------------

@@ -14,7 +14,13 @@ from services.criteria.schemas.targets import (
     TargetOut,
     TargetsIn,
 )
-from services.criteria.schemas.titles import TitleEvent, TitleEventResult, TitleOut
+from services.criteria.schemas.titles import (
+    TitleEvent,
+    TitleEventResult,
+    TitleLookupRequest,
+    TitleLookupResponse,
+    TitleOut,
+)
 from services.criteria.values import default_as_of
 from shared.clock import today
 from shared.db import SessionDep
@@ -44,6 +50,16 @@ async def apply_title_event(session: SessionDep, body: TitleEvent) -> TitleEvent
 )
 async def list_titles(session: SessionDep, code: CodePath, as_of: AsOf = None) -> list[TitleOut]:
     return await titles.titles_of(session, code, as_of or today())
+
+
+@router.post(
+    "/titles/lookup",
+    response_model=TitleLookupResponse,
+    responses=problem_responses(422),
+    summary="Titles of many units by (code, as_of), answered in key order (for the gateway)",
+)
+async def lookup_titles(session: SessionDep, body: TitleLookupRequest) -> TitleLookupResponse:
+    return TitleLookupResponse(items=await titles.lookup_titles(session, body.keys))
 
 
 @router.get(

@@ -54,6 +54,7 @@ POLICY = Policy(
         # appraisal's relay; the central level may also record decisions made before the system
         "POST /v1/events/titles": write({"central_officer"}, scope="events:titles"),
         "GET /v1/units/{code}/titles": AGGREGATE,
+        "POST /v1/titles/lookup": AGGREGATE,
         "GET /v1/units/{code}/targets/{year}": AGGREGATE,
         "PUT /v1/units/{code}/targets/{year}": write(PLANNERS, path("code")),
         "POST /v1/targets/lookup": AGGREGATE,

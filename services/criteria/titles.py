@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.criteria.errors import UnitNotFound
 from services.criteria.repository import UnitRepository
 from services.criteria.repository.titles import TitleRepository
+from services.criteria.schemas import UnitKey
 from services.criteria.schemas.titles import TitleEvent, TitleEventResult, TitleOut
 from shared.errors import Conflict
 
@@ -57,5 +59,20 @@ async def titles_of(session: AsyncSession, code: str, as_of: date) -> list[Title
     unit = await UnitRepository(session).get(code, as_of)
     if unit is None:
         raise UnitNotFound(code, as_of)
-    rows = await TitleRepository(session).of_unit(unit["id"])
-    return [TitleOut.model_validate(dict(r)) for r in rows]
+    rows = await TitleRepository(session).of_units([unit["id"]])
+    return [TitleOut.model_validate(dict(r)) for r in rows.get(unit["id"], [])]
+
+
+async def lookup_titles(
+    session: AsyncSession, keys: Sequence[UnitKey]
+) -> list[list[TitleOut] | None]:
+    """The titles of many units in key order (null where the unit is unknown): two statements
+    whatever the number of keys."""
+    units = await UnitRepository(session).get_many([(k.code, k.as_of) for k in keys])
+    rows = await TitleRepository(session).of_units([u["id"] for u in units if u is not None])
+    return [
+        None
+        if unit is None
+        else [TitleOut.model_validate(dict(r)) for r in rows.get(unit["id"], [])]
+        for unit in units
+    ]

@@ -24,6 +24,7 @@ from services.funding.schemas.works import (
 from shared import clock
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.replay import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["works and construction debt"])
 
@@ -31,14 +32,6 @@ CodePath = Annotated[str, Path(pattern=r"^\d{2,5}$", description="Official unit 
 WorkId = Annotated[int, Path(ge=1, le=2**62, description="Work id")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
 Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=r"^[\w][\w.:/\-]{0,99}$",
-        description="The same key and body again answer the first result; another body is a 409",
-    ),
-]
 ProvincePath = Annotated[str, Path(pattern=r"^\d{2}$", description="Province code")]
 KindPath = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", description="In-kind kind")]
 

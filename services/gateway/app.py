@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from services.gateway.auth import authenticate_graphql
 from services.gateway.clients import (
@@ -24,6 +27,13 @@ from services.gateway.clients import (
     missing_funding,
 )
 from services.gateway.context import Context
+from services.gateway.limits import (
+    BodyTooLarge,
+    RateLimiter,
+    client_key,
+    limited_receive,
+    retry_after,
+)
 from services.gateway.schema import build_schema, format_error
 from shared.auth import authenticator_for
 from shared.errors import install_error_handlers, problem_response
@@ -32,7 +42,62 @@ from shared.settings import Settings
 
 
 class GatewayRouter(GraphQLRouter[Context, None]):
-    """Formats errors: codes on every error, unexpected ones masked."""
+    """Refuses a client over its rate (429) or a body over the limit (413) before anything is
+    parsed; formats errors: codes on every error, unexpected ones masked."""
+
+    def __init__(
+        self, *args: Any, max_body_bytes: int, rate_limiter: RateLimiter | None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_body_bytes = max_body_bytes
+        self.rate_limiter = rate_limiter
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):  # no subscriptions in the schema
+            return await super().run(request, context, root_value)
+        if self.rate_limiter is not None:
+            wait = self.rate_limiter.admit(client_key(request))
+            if wait is not None:
+                return self._too_many_requests(request, retry_after(wait))
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self._too_large(request)
+        limited = Request(request.scope, limited_receive(request.receive, self.max_body_bytes))
+        try:
+            return await super().run(limited, context, root_value)
+        except BodyTooLarge:
+            return self._too_large(request)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # a persisted query sent by GET has its hash in `extensions` and no `query` either
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    def _too_large(self, request: Request) -> Response:
+        limit = self.max_body_bytes
+        return problem_response(
+            request,
+            status=413,
+            code="body_too_large",
+            message_vi=f"Nội dung yêu cầu vượt quá {limit} byte.",
+            message_en=f"The request body is over {limit} bytes.",
+        )
+
+    def _too_many_requests(self, request: Request, seconds: str) -> Response:
+        return problem_response(
+            request,
+            status=429,
+            code="rate_limited",
+            message_vi=f"Quá nhiều yêu cầu; vui lòng thử lại sau {seconds} giây.",
+            message_en=f"Too many requests; retry after {seconds} s.",
+            headers={"Retry-After": seconds},
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -46,16 +111,19 @@ class GatewayRouter(GraphQLRouter[Context, None]):
         return data
 
 
-def graphql_router(upstreams_of: Any, *, graphiql: bool) -> GatewayRouter:
+def graphql_router(upstreams_of: Any, settings: Settings) -> GatewayRouter:
     """`upstreams_of(request)` gives the Upstreams to use (set on app state at startup)."""
 
     async def get_context(request: Request) -> Context:
         return Context(upstreams_of(request), await authenticate_graphql(request))
 
+    rate = settings.graphql_rate_limit
     return GatewayRouter(
-        build_schema(),
+        build_schema(settings),
         context_getter=get_context,
-        graphql_ide="graphiql" if graphiql else None,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        max_body_bytes=settings.graphql_max_body_bytes,
+        rate_limiter=RateLimiter(rate, settings.graphql_rate_burst) if rate else None,
     )
 
 
@@ -102,7 +170,7 @@ def create_app(
     app.state.authenticator = authenticator_for(settings)
     install_error_handlers(app)
     app.include_router(
-        graphql_router(lambda r: r.app.state.upstreams, graphiql=settings.graphiql),
+        graphql_router(lambda r: r.app.state.upstreams, settings),
         prefix="/graphql",
     )
     app.include_router(_health())

@@ -3,17 +3,18 @@ Recognition) and its two mutations, createDossier and dossierAction.
 
 Dossiers come from the appraisal service: `Query.dossier` / `Query.dossiers` read its REST
 list (the cursor is appraisal's own), `Unit.dossiers` batches every unit of a query into one
-`POST /v1/dossiers/lookup`. Recognitions come from criteria's titles, which has no batch
-lookup: one `GET /v1/units/{code}/titles` per unit, concurrently.
+`POST /v1/dossiers/lookup`. Recognitions come from criteria's titles, every unit of a query in
+one `POST /v1/titles/lookup`.
 
 Mutations return union payloads: the success type, or typed errors (ValidationError with field
 errors, NotFound, WorkflowRefused naming the failed gates or the refused transition,
 AccessDenied, DossierConflict). Each is one REST call to appraisal, which applies all of it in
 one transaction or nothing. The caller's bearer token is forwarded (appraisal learns who acts
-from it); `idempotencyKey` is forwarded as `Idempotency-Key`, which
-appraisal does not yet honour: a repeated createDossier answers DossierConflict
-(`dossier.exists`), and `expectedVersion` makes a repeated dossierAction a DossierConflict
-(`dossier.version_conflict`) instead of a second move."""
+from it); `idempotencyKey` is forwarded as `Idempotency-Key`: a repeat
+with the same key and input answers the first result, the key with another input is a
+DossierConflict (`idempotency.conflict`). Without a key a repeated createDossier is a
+DossierConflict (`dossier.exists`), and `expectedVersion` makes a repeated dossierAction a
+DossierConflict (`dossier.version_conflict`) instead of a second move."""
 
 from __future__ import annotations
 
@@ -141,10 +142,7 @@ class DossierEdge:
 class DossierConnection:
     edges: list[DossierEdge]
     page_info: PageInfo
-    total_count: int | None = strawberry.field(
-        description="Exact when the whole list fits in this page; null otherwise (appraisal's "
-        "list does not count yet)"
-    )
+    total_count: int = strawberry.field(description="Dossiers matching the filters, over all pages")
 
     @strawberry.field(description="The nodes of `edges`, for clients that do not need cursors")
     def nodes(self) -> list[Dossier]:
@@ -162,7 +160,6 @@ class DossierConnection:
             DossierEdge(cursor=c, node=Dossier.from_json(i))
             for i, c in zip(items, cursors, strict=True)
         ]
-        whole = after is None and page["next_cursor"] is None
         return cls(
             edges=edges,
             page_info=PageInfo(
@@ -171,7 +168,7 @@ class DossierConnection:
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=len(page["items"]) if whole else None,
+            total_count=page["total_count"],
         )
 
 
@@ -405,7 +402,8 @@ class AppraisalMutation:
     @strawberry.mutation(
         description="Open a recognition dossier as the caller (the bearer token's role, unit "
         "and subject). A unit has one live dossier per title and year: "
-        "a repeat answers DossierConflict (`dossier.exists`)."
+        "a repeat answers DossierConflict (`dossier.exists`), unless it carries the first "
+        "call's `idempotencyKey`, which answers the first result."
     )
     async def create_dossier(
         self,

@@ -218,26 +218,31 @@ class CriteriaClient(UpstreamClient):
         return list(await asyncio.gather(*(one(k) for k in keys)))
 
     async def unit_titles(self, keys: list[tuple[str, date]]) -> list[list[JSON] | GatewayError]:
-        """Titles of each unit. Criteria has no batch lookup of titles: one GET per unit,
-        concurrently; a failing key fails only its own field."""
-
-        async def one(key: tuple[str, date]) -> list[JSON] | GatewayError:
-            code, day = key
-            try:
-                items: list[JSON] = await self.request(
-                    "GET", f"/v1/units/{code}/titles", params={"as_of": day.isoformat()}
-                )
-            except GatewayError as exc:
-                return exc
-            return items
-
-        return list(await asyncio.gather(*(one(k) for k in keys)))
+        """Titles of each unit, one POST for all of them; a unit criteria does not know on its
+        date fails only its own field."""
+        body = {"keys": [{"code": c, "as_of": d.isoformat()} for c, d in keys]}
+        items: list[list[JSON] | None] = (
+            await self.request("POST", "/v1/titles/lookup", json=body)
+        )["items"]
+        return [
+            item if item is not None else _unknown_unit(code, day)
+            for (code, day), item in zip(keys, items, strict=True)
+        ]
 
     async def list_units(self, params: JSON) -> JSON:
         page: JSON = await self.request(
             "GET", "/v1/units", params={k: v for k, v in params.items() if v is not None}
         )
         return page
+
+
+def _unknown_unit(code: str, day: date) -> GatewayError:
+    return GatewayError(
+        "NOT_FOUND",
+        f"Không có đơn vị hành chính mã {code} vào ngày {day:%d/%m/%Y}.",
+        f"No administrative unit with code {code} on {day.isoformat()}.",
+        field="recognitions",
+    )
 
 
 @dataclass(frozen=True)
@@ -374,9 +379,12 @@ class AppraisalClient(UpstreamClient):
         return out
 
     async def write(self, path: str, body: JSON, headers: dict[str, str]) -> JSON:
-        """POST a dossier write as the actor of `headers`. Not retried: appraisal has no
-        idempotency keys yet, so a repeat after a lost answer could act twice."""
-        result: JSON = await self.request("POST", path, json=body, headers=headers, retry=False)
+        """POST a dossier write as the actor of `headers`. Retried on a transport error only
+        with an `Idempotency-Key`, which makes appraisal answer a repeat with the first result;
+        without one a repeat after a lost answer could act twice."""
+        result: JSON = await self.request(
+            "POST", path, json=body, headers=headers, retry="Idempotency-Key" in headers
+        )
         return result
 
 

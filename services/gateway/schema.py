@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import date
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -17,11 +17,13 @@ from services.gateway.context import Context
 from services.gateway.criteria_types import CriteriaSet
 from services.gateway.errors import GatewayError, bad_input
 from services.gateway.funding_types import SCALAR_MAP, FundingMutation
+from services.gateway.limits import DocumentLimits, OperationGuard, PersistedQueries
 from services.gateway.types import DateArg, Unit, UnitConnection, UnitLevel, check_code, check_first
 from shared.clock import today
+from shared.logging import current_request_id
+from shared.settings import Settings
 
 log = logging.getLogger("ntm.gateway")
-MAX_DEPTH = 12
 
 
 @strawberry.type
@@ -92,15 +94,28 @@ class Mutation(FundingMutation, AppraisalMutation):
 
 
 class GatewaySchema(strawberry.Schema):
-    """Logs only unexpected errors; expected ones (GatewayError, invalid queries) are the
-    client's business and already carry a code."""
+    """Logs only unexpected errors, each with the correlation id its masked copy will carry;
+    expected ones (GatewayError, refused or invalid queries) are the client's business and
+    already carry a code."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if is_unexpected(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        correlation_id = None
+        for error in errors:
+            if not is_unexpected(error):
+                continue
+            # the request id when the app is served behind RequestContextMiddleware
+            correlation_id = correlation_id or current_request_id() or uuid.uuid4().hex
+            error.extensions = {**(error.extensions or {}), "request_id": correlation_id}
+            cause = error.original_error
+            log.error(
+                "unexpected error in GraphQL field %s: %r",
+                ".".join(str(p) for p in error.path or ()),
+                cause,
+                exc_info=(type(cause), cause, cause.__traceback__) if cause else None,
+                extra={"request_id": correlation_id, "graphql_path": error.path},
+            )
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -108,10 +123,12 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
-    """The error as sent: unexpected ones masked behind a correlation id, others with a code."""
+    """The error as sent: unexpected ones masked behind the correlation id that their log
+    record carries, others with a code."""
     formatted: dict[str, Any] = dict(error.formatted)
     extensions: dict[str, Any] = dict(formatted.get("extensions") or {})
     if is_unexpected(error):
+        request_id = extensions.get("request_id", request_id)
         formatted["message"] = "Unexpected error."
         extensions = {
             "code": "INTERNAL_SERVER_ERROR",
@@ -119,7 +136,7 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
             "message_en": "Internal error. Please report the request id to the administrator.",
         }
     elif "code" not in extensions:
-        extensions["code"] = "GRAPHQL_VALIDATION_FAILED"
+        extensions["code"] = "GRAPHQL_VALIDATION_FAILED"  # syntax errors too
         extensions["message_vi"] = "Truy vấn GraphQL không hợp lệ: " + error.message
         extensions["message_en"] = error.message
     if request_id:
@@ -128,16 +145,16 @@ def format_error(error: GraphQLError, request_id: str | None) -> dict[str, Any]:
     return formatted
 
 
-def build_schema() -> GatewaySchema:
+def build_schema(settings: Settings | None = None) -> GatewaySchema:
+    """The schema with the limits of `settings` (its SDL does not depend on them)."""
+    settings = settings or Settings()
+    limits = DocumentLimits.from_settings(settings)
+    persisted = PersistedQueries.from_settings(settings)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        # Factories: a fresh extension per request; the parse and validation caches live at
-        # module level in strawberry and are shared across requests.
-        extensions=[
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        ],
+        # A factory: one guard per operation. It parses and validates through module-level
+        # caches shared by every request, and checks the limits in between.
+        extensions=[lambda: OperationGuard(limits, persisted)],
     )

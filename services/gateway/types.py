@@ -206,7 +206,9 @@ class Unit:
 
     @strawberry.field(
         description="Funding mobilised by this unit and everything below it: in `year`, or from "
-        "`from` (a month's first day) to `to` (a month's last), or since 2021 when none is given"
+        "`from` (a month's first day) to `to` (a month's last), or since 2021 when none is given. "
+        "Null only with an error at this path (e.g. the funding service is unavailable), so the "
+        "rest of the unit still answers"
     )
     async def funding(
         self,
@@ -214,7 +216,7 @@ class Unit:
         year: int | None = None,
         from_: Annotated[date | None, strawberry.argument(name="from")] = None,
         to: date | None = None,
-    ) -> Annotated[FundingSummary, strawberry.lazy("services.gateway.funding_types")]:
+    ) -> Annotated[FundingSummary, strawberry.lazy("services.gateway.funding_types")] | None:
         from services.gateway.funding_types import FundingSummary
 
         item = await info.context.loaders.funding.load(
@@ -222,10 +224,13 @@ class Unit:
         )
         return FundingSummary.from_json(item)  # a failed summary raised in `load`
 
-    @strawberry.field(description="Recognition dossiers opened on this unit, oldest first")
+    @strawberry.field(
+        description="Recognition dossiers opened on this unit, oldest first. Null only with an "
+        "error at this path (e.g. the appraisal service is unavailable)"
+    )
     async def dossiers(
         self, info: Info[Context, None]
-    ) -> list[Annotated[Dossier, strawberry.lazy("services.gateway.appraisal_types")]]:
+    ) -> list[Annotated[Dossier, strawberry.lazy("services.gateway.appraisal_types")]] | None:
         from services.gateway.appraisal_types import unit_dossiers
 
         return await unit_dossiers(info, self)

@@ -101,6 +101,21 @@ async def walk_to_decision(appraisal: httpx.AsyncClient, dossier: str) -> dict[s
     return await ok(await act(appraisal, dossier, "submit", H_PROVINCE), "decision")
 
 
+async def recognised_commune(
+    appraisal: httpx.AsyncClient, appraisal_app: FastAPI, criteria: httpx.AsyncClient
+) -> tuple[str, OutboxRelay]:
+    """The commune walked to its recognition, the title delivered to criteria by the relay."""
+    await meet_every_indicator(criteria)
+    recognition: str = (await create(appraisal))["id"]
+    await walk_to_decision(appraisal, recognition)
+    await ok(
+        await act(appraisal, recognition, "approve", H_PROVINCE, decision=DECISION), "recognised"
+    )
+    relay = attach_relay(appraisal_app, appraisal_app.state.settings)
+    assert await relay.run_once() == 1
+    return recognition, relay
+
+
 class TestSchema:
     async def test_the_audit_chain_and_decisions_refuse_update_and_delete(
         self, db: Database
@@ -205,15 +220,18 @@ class TestCreateAndList:
         ids = [(await create(appraisal, year=year))["id"] for year in (2021, 2022, 2023)]
         first = (await appraisal.get("/v1/dossiers", params={"limit": 2})).json()
         assert [d["id"] for d in first["items"]] == ids[:2]
+        assert first["total_count"] == 3
         second = (
             await appraisal.get("/v1/dossiers", params={"limit": 2, "cursor": first["next_cursor"]})
         ).json()
         assert [d["id"] for d in second["items"]] == ids[2:]
         assert second["next_cursor"] is None
+        assert second["total_count"] == 3  # over all pages, not what is left after the cursor
         only = (await appraisal.get("/v1/dossiers", params={"year": 2022, "unit": COMMUNE})).json()
         assert [d["id"] for d in only["items"]] == [ids[1]]
+        assert only["total_count"] == 1
         none = (await appraisal.get("/v1/dossiers", params={"status": "recognised"})).json()
-        assert none["items"] == []
+        assert (none["items"], none["total_count"]) == ([], 0)
         bad = await appraisal.get("/v1/dossiers", params={"cursor": "!!"})
         assert bad.status_code == 422
 
@@ -454,15 +472,7 @@ class TestRevocation:
         appraisal_app: FastAPI,
         criteria: httpx.AsyncClient,
     ) -> None:
-        await meet_every_indicator(criteria)
-        recognition = (await create(appraisal))["id"]
-        await walk_to_decision(appraisal, recognition)
-        await ok(
-            await act(appraisal, recognition, "approve", H_PROVINCE, decision=DECISION),
-            "recognised",
-        )
-        relay = attach_relay(appraisal_app, appraisal_app.state.settings)
-        assert await relay.run_once() == 1
+        recognition, relay = await recognised_commune(appraisal, appraisal_app, criteria)
 
         not_held = await appraisal.post(
             f"/v1/units/{COMMUNE}/revocations",

@@ -1,13 +1,22 @@
 """Evidence files over REST: upload (type from the bytes, size limit, content-addressed and
 stored once), listing, download within the actor's scope, the audit chain, and the lock
-against the level that does not hold the dossier."""
+against the level that does not hold the dossier.
+
+Every test that uploads runs twice, once per store: a local folder, and an S3 bucket. The S3
+peer is moto's standalone server (`ThreadedMotoServer`) on a free loopback port: a real HTTP
+server speaking the S3 API, standing where MinIO or AWS would. It is the store's counterpart,
+not a mock of our code: `S3Store` goes through boto3, request signing, HTTP and the server's
+SHA-256 checksum check exactly as it does in production."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import socket
+import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +24,13 @@ import httpx
 import openpyxl
 import pytest
 from fastapi import FastAPI
+from moto.server import ThreadedMotoServer
+from pydantic import ValidationError
 from sqlalchemy import text
 
-from services.appraisal.storage import LocalStore
+from services.appraisal.storage import LocalStore, S3Store, key_of, store_for
 from shared.db import Database
+from shared.settings import Settings
 from tests.appraisal.test_dossiers_api import (
     COMMUNE,
     H_COMMUNE,
@@ -57,16 +69,74 @@ def docx_bytes() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def store(appraisal_app: FastAPI, tmp_path: Path) -> LocalStore:
-    """The app's evidence store in a folder of this test's own."""
-    local = LocalStore(tmp_path / "evidence")
-    appraisal_app.state.evidence_store = local
-    return local
+Store = LocalStore | S3Store
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on a free port of the loopback interface, for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def s3_settings(settings: Settings, endpoint: str, bucket: str, folder: Path) -> Settings:
+    return Settings(
+        database_url=settings.database_url,
+        env=settings.env,
+        evidence_store="s3",
+        evidence_dir=folder,
+        evidence_s3_endpoint_url=endpoint,
+        evidence_s3_bucket=bucket,
+        evidence_s3_region="ap-southeast-1",
+        evidence_s3_access_key="ntm-test",
+        evidence_s3_secret_key="ntm-test-secret",
+    )
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, appraisal_app: FastAPI, tmp_path: Path) -> Store:
+    """The app's evidence store, of this test's own: a folder, or a new bucket on the S3
+    server with the app configured for it (`NTM_EVIDENCE_STORE=s3`)."""
+    if request.param == "local":
+        local = LocalStore(tmp_path / "evidence")
+        appraisal_app.state.evidence_store = local
+        return local
+    endpoint: str = request.getfixturevalue("s3_endpoint")
+    bucket = f"ntm-evidence-{uuid.uuid4().hex[:12]}"
+    settings = s3_settings(appraisal_app.state.settings, endpoint, bucket, tmp_path / "evidence")
+    s3 = store_for(settings)
+    assert isinstance(s3, S3Store)
+    s3.client.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
+    )
+    appraisal_app.state.settings = settings
+    appraisal_app.state.evidence_store = s3
+    return s3
+
+
+def stored_keys(store: Store) -> list[str]:
+    """What the store holds, as keys relative to it (`aa/bb/<sha256>`)."""
+    if isinstance(store, LocalStore):
+        return sorted(
+            str(p.relative_to(store.root))
+            for p in store.root.rglob("*")
+            if p.is_file() and ".staging" not in p.parts
+        )
+    listed = store.client.list_objects_v2(Bucket=store.bucket)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+async def stored_bytes(store: Store, sha256: str) -> bytes:
+    return b"".join([chunk async for chunk in store.read(sha256)])
 
 
 @pytest.fixture
-async def dossier(appraisal: httpx.AsyncClient, store: LocalStore) -> str:
+async def dossier(appraisal: httpx.AsyncClient, store: Store) -> str:
     out: str = (await create(appraisal))["id"]
     return out
 
@@ -100,7 +170,7 @@ def problem_field(response: httpx.Response, status: int) -> dict[str, Any]:
 
 class TestUpload:
     async def test_an_upload_is_hashed_listed_and_recorded_in_the_audit_chain(
-        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore
+        self, appraisal: httpx.AsyncClient, dossier: str, store: Store
     ) -> None:
         data = pdf_bytes()
         response = await upload(
@@ -115,7 +185,8 @@ class TestUpload:
         assert (body["criterion"], body["indicator"]) == (2, "2.1")
         assert body["filename"] == "Biên bản họp.pdf"
         assert body["created"] is True
-        assert store.path_of(digest).read_bytes() == data
+        assert stored_keys(store) == [key_of(digest)]
+        assert await stored_bytes(store, digest) == data
 
         listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
         assert [e["sha256"] for e in listed.json()] == [digest]
@@ -127,7 +198,7 @@ class TestUpload:
         assert verified["intact"] is True
 
     async def test_the_same_bytes_are_stored_once_for_many_dossiers(
-        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore, db: Database
+        self, appraisal: httpx.AsyncClient, dossier: str, store: Store, db: Database
     ) -> None:
         other = (await create(appraisal, title="xa-ntm", year=2024))["id"]
         data = pdf_bytes()
@@ -140,9 +211,8 @@ class TestUpload:
         assert again.json()["created"] is False
         assert again.json()["id"] == first.json()["id"]
 
-        stored = [p for p in store.root.rglob("*") if p.is_file() and ".staging" not in p.parts]
-        assert stored == [store.path_of(digest)]
-        assert not any((store.root / ".staging").iterdir())
+        assert stored_keys(store) == [key_of(digest)]
+        assert not any(store.staging.iterdir())
         async with db.engine.connect() as conn:
             blobs = await conn.execute(
                 text("SELECT count(*) FROM appraisal.evidence_blobs WHERE sha256 = :h"),
@@ -185,7 +255,7 @@ class TestUpload:
         assert "file" in body["message_vi"]
 
     async def test_a_type_outside_the_allow_list_is_a_415_whatever_it_claims(
-        self, appraisal: httpx.AsyncClient, dossier: str, store: LocalStore
+        self, appraisal: httpx.AsyncClient, dossier: str, store: Store
     ) -> None:
         for data in (b"MZ\x90\x00 not a pdf", b"PK\x03\x04 broken zip", b""):
             body = problem_field(
@@ -193,7 +263,8 @@ class TestUpload:
             )
             assert body["code"] == "evidence.unsupported_type"
             assert [e["field"] for e in body["errors"]] == ["file"]
-        assert not any((store.root / ".staging").iterdir())
+        assert not any(store.staging.iterdir())
+        assert stored_keys(store) == []
         listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
         assert listed.json() == []
 
@@ -261,3 +332,39 @@ class TestDownload:
         bad = await appraisal.get("/v1/evidence/not-a-digest", headers=H_COMMUNE)
         assert bad.status_code == 422
         assert COMMUNE in (await appraisal.get(f"/v1/dossiers/{dossier}")).json()["unit"]["code"]
+
+
+class TestS3Configuration:
+    def test_the_s3_store_needs_its_bucket_and_credentials(self, tmp_path: Path) -> None:
+        with pytest.raises(ValidationError) as refused:
+            Settings(evidence_store="s3", evidence_s3_access_key="a", evidence_s3_secret_key="")
+        message = str(refused.value)
+        assert "NTM_EVIDENCE_S3_BUCKET" in message
+        assert "NTM_EVIDENCE_S3_SECRET_KEY" in message
+        assert "NTM_EVIDENCE_S3_ACCESS_KEY" not in message
+        with pytest.raises(ValidationError) as no_bucket:
+            Settings(evidence_store="s3", evidence_s3_access_key="a",
+                     evidence_s3_secret_key="do-not-echo")  # fmt: skip
+        assert "do-not-echo" not in str(no_bucket.value)
+        configured = s3_settings(Settings(), "http://127.0.0.1:9", "b-1", tmp_path)
+        assert "ntm-test-secret" not in repr(configured)
+        assert isinstance(store_for(configured), S3Store)
+        assert isinstance(store_for(Settings(evidence_dir=tmp_path)), LocalStore)
+
+    async def test_an_unreachable_store_is_a_503_and_records_nothing(
+        self, appraisal: httpx.AsyncClient, appraisal_app: FastAPI, tmp_path: Path
+    ) -> None:
+        with socket.socket() as probe:  # a loopback port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        settings = s3_settings(
+            appraisal_app.state.settings, f"http://127.0.0.1:{port}", "nowhere", tmp_path
+        )
+        appraisal_app.state.settings = settings
+        appraisal_app.state.evidence_store = store_for(settings)
+        dossier = (await create(appraisal))["id"]
+        body = problem_field(await upload(appraisal, dossier, pdf_bytes(), H_COMMUNE), 503)
+        assert body["code"] == "evidence.store_unavailable"
+        assert not any((tmp_path / ".staging").iterdir())
+        listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
+        assert listed.json() == []

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from importlib import resources
+from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from services.appraisal.domain.workflow import (
     Action,
@@ -13,10 +17,12 @@ from services.appraisal.domain.workflow import (
     Dossier,
     Move,
     Refusal,
+    Workflow,
     decide,
     editable_by,
     load_workflow,
     overdue,
+    start_step,
 )
 
 WF = load_workflow()
@@ -129,3 +135,60 @@ def test_overdue() -> None:
     d = dossier("district_verification")
     assert not overdue(WF, d, date(2023, 6, 21))
     assert overdue(WF, d, date(2023, 6, 22))
+
+
+def test_every_recognisable_title_is_revoked_by_the_authority_that_recognised_it() -> None:
+    for flow in WF.flows:
+        if flow.kind != "recognition":
+            continue
+        for title in flow.titles:
+            revocation = WF.flow_for(title, "revocation")
+            assert revocation.applies_to == flow.applies_to, title
+            granted, revoked = flow.step("decision"), revocation.step("decision")
+            assert (revoked.acting_level, revoked.roles) == (
+                granted.acting_level,
+                granted.roles,
+            ), title
+            assert revoked.actions[Action.approve].to == "revoked"
+            assert "decision_recorded" in revoked.actions[Action.approve].gates
+
+
+def test_a_province_title_is_revoked_through_the_ministry_and_the_prime_minister() -> None:
+    start = Dossier(title="tinh-htnv", unit_level="province", kind="revocation", step="_",
+                    entered_on=TODAY)  # fmt: skip
+    assert start_step(WF, start) == "revocation_review"
+    review = dossier("revocation_review", "tinh-htnv", kind="revocation")
+    refused = decide(WF, review, Action.accept, PROVINCE, {}, TODAY)
+    assert isinstance(refused, Refusal)
+    assert refused.code == "workflow.forbidden"
+    accepted = decide(WF, review, Action.accept, CENTRAL, {}, TODAY)
+    assert isinstance(accepted, Move)
+    assert accepted.to_step == "decision"
+    assert accepted.due_on == date(2023, 6, 21)
+
+    at_decision = dossier("decision", "tinh-htnv", kind="revocation")
+    assert editable_by(WF, at_decision) == "central"
+    unsigned = {"decision_recorded": ("Chưa có quyết định", "No decision recorded")}
+    blocked = decide(WF, at_decision, Action.approve, CENTRAL, unsigned, TODAY)
+    assert isinstance(blocked, Refusal)
+    assert blocked.gates == ("decision_recorded",)
+    revoked = decide(WF, at_decision, Action.approve, CENTRAL, {}, TODAY)
+    assert isinstance(revoked, Move)
+    assert revoked.to_step == "revoked"
+    for actor in (PROVINCE, APPRAISER):
+        by_province = decide(WF, at_decision, Action.approve, actor, {}, TODAY)
+        assert isinstance(by_province, Refusal)
+        assert by_province.code == "workflow.forbidden"
+
+
+def test_a_definition_where_a_title_cannot_be_revoked_is_refused() -> None:
+    raw: dict[str, Any] = yaml.safe_load(
+        resources.files("services.appraisal").joinpath("workflows/qd18-2022.yaml").read_bytes()
+    )
+    raw["flows"] = [
+        f
+        for f in raw["flows"]
+        if not (f.get("kind") == "revocation" and f["applies_to"] == "province")
+    ]
+    with pytest.raises(ValidationError, match="no revocation flow for: tinh-htnv"):
+        Workflow.model_validate(raw)

@@ -227,6 +227,7 @@ EXPECT: dict[str, dict[str, Expect]] = {
             frozenset({"central_officer"}), scope="events:titles", scoped=False
         ),
         "GET /v1/units/{code}/titles": aggregate(),
+        "POST /v1/titles/lookup": aggregate(junk),
         "GET /v1/units/{code}/targets/{year}": aggregate(),
         "PUT /v1/units/{code}/targets/{year}": write(ABOVE_COMMUNE),
         "POST /v1/targets/lookup": aggregate(junk),

@@ -105,6 +105,49 @@ class TestTitleEvents:
         assert (await criteria.post("/v1/events/titles", json=bad)).json()["applied"] is True
 
 
+class TestTitleLookup:
+    async def test_many_units_titles_are_answered_in_key_order(
+        self, criteria: httpx.AsyncClient
+    ) -> None:
+        await criteria.post("/v1/events/titles", json=event("15592", "xa-ntm"))
+        await criteria.post("/v1/events/titles", json=event("15592", "xa-ntm-nang-cao"))
+        await criteria.post("/v1/events/titles", json=event("15583", "xa-ntm"))
+        revoke = event(
+            "15583", "xa-ntm", "recognition.revoked",
+            decision={"number": "9/QĐ-UBND", "date": "2024-03-01"},
+        )  # fmt: skip
+        assert (await criteria.post("/v1/events/titles", json=revoke)).status_code == 200
+        keys = [
+            {"code": "15583", "as_of": AS_OF},
+            {"code": "99999", "as_of": AS_OF},  # no such unit
+            {"code": "15592", "as_of": AS_OF},
+            {"code": DISTRICT, "as_of": AS_OF},  # a unit without titles
+            {"code": "15583", "as_of": AS_OF},
+        ]
+        response = await criteria.post("/v1/titles/lookup", json={"keys": keys})
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert [None if i is None else [t["title"] for t in i] for i in items] == [
+            ["xa-ntm"],
+            None,
+            ["xa-ntm", "xa-ntm-nang-cao"],
+            [],
+            ["xa-ntm"],
+        ]
+        assert items[0][0]["revocation_decision"] == "9/QĐ-UBND"
+        # the same answer as each unit's own list
+        single = await criteria.get("/v1/units/15592/titles", params={"as_of": AS_OF})
+        assert items[2] == single.json()
+
+    async def test_a_bad_key_is_a_422_naming_it(self, criteria: httpx.AsyncClient) -> None:
+        response = await criteria.post(
+            "/v1/titles/lookup", json={"keys": [{"code": "1559", "as_of": AS_OF}]}
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"].startswith("keys")
+        assert (await criteria.post("/v1/titles/lookup", json={"keys": []})).json() == {"items": []}
+
+
 class TestDerivedIndicators:
     async def test_district_share_of_ntm_communes_follows_grants_and_revocations(
         self, criteria: httpx.AsyncClient

@@ -1,6 +1,7 @@
 """Appraisal through the gateway: dossiers (Query.dossier / dossiers, Unit.dossiers batched into
-one appraisal call), recognitions from criteria's titles, and the createDossier / dossierAction
-mutations with their typed errors and the caller's token forwarded."""
+one appraisal call), recognitions from criteria's titles (batched into one criteria call), and
+the createDossier / dossierAction mutations with their typed errors and the caller's token
+forwarded."""
 
 from __future__ import annotations
 
@@ -136,11 +137,14 @@ class TestDossiers:
         first = (await gql_appraisal.data(query))["dossiers"]
         assert [e["node"]["id"] for e in first["edges"]] == ids[:2]
         assert first["pageInfo"]["hasNextPage"] is True
-        assert first["totalCount"] is None  # appraisal's list does not count
+        assert first["totalCount"] == 3  # the whole list, though the page holds two
         second = (await gql_appraisal.data(query, {"after": first["pageInfo"]["endCursor"]}))[
             "dossiers"
         ]
         assert [e["node"]["id"] for e in second["edges"]] == ids[2:]
+        assert second["totalCount"] == 3
+        counted = await gql_appraisal.data("{ dossiers(first: 0) { totalCount nodes { id } } }")
+        assert counted["dossiers"] == {"totalCount": 3, "nodes": []}
         assert second["pageInfo"] == {
             "hasNextPage": False,
             "hasPreviousPage": True,
@@ -247,6 +251,28 @@ class TestMutations:
         assert malformed["fieldErrors"] == [{"field": "id", "code": "dossier.id_invalid"}]
         assert gql_appraisal.upstream.calls == []
 
+    async def test_a_repeat_with_its_idempotency_key_answers_the_first_dossier(
+        self, gql_appraisal: GraphQL
+    ) -> None:
+        key = f"gql-{uuid.uuid4()}"
+        new = {"unit": COMMUNE, "title": "xa-ntm", "year": 2023}
+        first = (await gql_appraisal.data(CREATE, {"input": new, "key": key}, headers=H_COMMUNE))[
+            "createDossier"
+        ]
+        assert first["__typename"] == "DossierCreated", first
+        again = (await gql_appraisal.data(CREATE, {"input": new, "key": key}, headers=H_COMMUNE))[
+            "createDossier"
+        ]
+        assert again == first
+        other = {**new, "year": 2022}
+        reused = (
+            await gql_appraisal.data(CREATE, {"input": other, "key": key}, headers=H_COMMUNE)
+        )["createDossier"]
+        assert reused["__typename"] == "DossierConflict"
+        assert reused["code"] == "idempotency.conflict"
+        assert reused["fieldErrors"] == [{"field": "Idempotency-Key",
+                                          "code": "idempotency.conflict"}]  # fmt: skip
+
 
 class TestRecognitions:
     async def test_granted_and_revoked_titles_with_their_decisions(
@@ -283,6 +309,5 @@ class TestRecognitions:
         assert revoked["revokedOn"] == "2024-02-01"
         assert revoked["revocationDecision"] == "9/QĐ-UBND"
         assert sum(len(r) for r in nodes.values()) == 2
-        # criteria has no batch lookup of titles: one call per unit, made concurrently
-        titles = [c for c in gql_appraisal.upstream.calls if c.endswith("/titles")]
-        assert len(titles) == 30
+        # the 30 communes' titles cost one call to criteria
+        assert gql_appraisal.upstream.calls == ["GET /v1/units", "POST /v1/titles/lookup"]

@@ -120,6 +120,23 @@ class Workflow(_Strict):
     parameters: dict[str, Parameter]
     flows: tuple[Flow, ...]
 
+    @model_validator(mode="after")
+    def _revocable(self) -> Workflow:
+        """A title that can be recognised can be revoked (QĐ 18/2022), at the same level."""
+        revocable = {
+            (f.applies_to, t) for f in self.flows if f.kind == "revocation" for t in f.titles
+        }
+        missing = sorted(
+            t
+            for f in self.flows
+            if f.kind == "recognition"
+            for t in f.titles
+            if (f.applies_to, t) not in revocable
+        )
+        if missing:
+            raise ValueError(f"no revocation flow for: {', '.join(missing)}")
+        return self
+
     def flow_for(self, title: str, kind: Kind = "recognition") -> Flow:
         for f in self.flows:
             if title in f.titles and f.kind == kind:

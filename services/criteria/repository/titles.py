@@ -76,16 +76,20 @@ class TitleRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def of_unit(self, unit_id: int) -> list[RowMapping]:
+    async def of_units(self, unit_ids: Sequence[int]) -> dict[int, list[RowMapping]]:
+        """Each unit's titles, oldest first (a unit with none is absent)."""
         result = await self.session.execute(
             text(
-                "SELECT title, year, decision_number, decision_date, effective_on, revoked_on,"
-                " revocation_decision FROM criteria.recognised_titles WHERE unit_id = :u"
-                " ORDER BY effective_on, id"
+                "SELECT unit_id, title, year, decision_number, decision_date, effective_on,"
+                " revoked_on, revocation_decision FROM criteria.recognised_titles"
+                " WHERE unit_id = ANY(CAST(:ids AS bigint[])) ORDER BY unit_id, effective_on, id"
             ),
-            {"u": unit_id},
+            {"ids": list(unit_ids)},
         )
-        return list(result.mappings())
+        out: dict[int, list[RowMapping]] = {}
+        for row in result.mappings():
+            out.setdefault(row["unit_id"], []).append(row)
+        return out
 
     async def holds(self, unit_ids: Sequence[int], title: str, on: date) -> set[int]:
         result = await self.session.execute(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.criteria.schemas import UNIT_CODE_PATTERN
+from services.criteria.schemas import MAX_BATCH, UNIT_CODE_PATTERN, UnitKey
 
 TitleCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}$")]
 
@@ -46,3 +46,13 @@ class TitleOut(BaseModel):
     effective_on: dt.date
     revoked_on: dt.date | None
     revocation_decision: str | None
+
+
+class TitleLookupRequest(BaseModel):
+    keys: list[UnitKey] = Field(max_length=MAX_BATCH)
+
+
+class TitleLookupResponse(BaseModel):
+    items: list[list[TitleOut] | None] = Field(
+        description="In key order: the unit's titles, oldest first; null where no unit matches"
+    )

@@ -1,16 +1,14 @@
 """Posting rules: periods, the accounts a kind of transfer moves between, in-kind valuation and
-the idempotency fingerprint of a request. Pure functions, no I/O."""
+the idempotency fingerprint of a request (shared.idempotency's, re-exported for the ledger's
+callers). Pure functions, no I/O."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
-
-import orjson
 
 from services.funding.models import AccountRole, Period, Stage, TransferKind
+from shared.idempotency import fingerprint as fingerprint
 
 PROGRAMME_START = date(2021, 1, 1)
 PERIOD_2026_START = date(2026, 1, 1)
@@ -50,11 +48,3 @@ def needs_work(kind: TransferKind) -> bool:
 def in_kind_value(quantity: Decimal, rate_vnd: int) -> int:
     """The money value of a gift: quantity × rate, rounded half up to the đồng."""
     return int((quantity * rate_vnd).to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def fingerprint(body: dict[str, Any]) -> bytes:
-    """SHA-256 of a canonical form of a request (sorted keys, no whitespace, no nulls)."""
-    canonical = {k: v for k, v in body.items() if v is not None}
-    return hashlib.sha256(
-        orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS, default=str)
-    ).digest()
