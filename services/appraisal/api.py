@@ -210,6 +210,8 @@ async def get_dossier(dossier_id: DossierId, session: SessionDep) -> DossierOut:
     "/dossiers/{dossier_id}/content/{piece}",
     summary="Record one content piece (request_letter, satisfaction, security, field_survey,"
     " posting.<level>, vote.commune_board, vote.council, sector_review.<criterion>)",
+    description="An appraiser whose token names sectors records only the sector reviews of"
+    " their criteria (403 `dossier.sector_forbidden` otherwise).",
     responses=problem_responses(403, 404, 409, 422),
 )
 async def put_content(
@@ -222,6 +224,8 @@ async def put_content(
     actor: ActorDep, if_match: IfMatch = None, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
     version = _version(if_match)
+    sectors = require_principal(request).sectors
+    await service.check_sector(session, upstreams_of(request), dossier_id, piece, actor, sectors)
     return await _once(
         request, response, session, key,
         lambda: service.put_content(

@@ -70,6 +70,19 @@ class OutOfScope(Forbidden):
         )
 
 
+class SectorForbidden(Forbidden):
+    code = "dossier.sector_forbidden"
+
+    def __init__(self, criterion: int, sector: str | None, sectors: list[str]) -> None:
+        mine = ", ".join(sectors)
+        super().__init__(
+            f"Tiêu chí {criterion} thuộc ngành {sector or '(không rõ)'}, không thuộc ngành thẩm"
+            f" định của bạn ({mine}).",
+            f"Criterion {criterion} belongs to the {sector or '(unknown)'} sector, not to yours"
+            f" ({mine}).",
+        )
+
+
 class StaleVersion(Conflict):
     code = "dossier.version_conflict"
 

@@ -618,6 +618,30 @@ async def put_content(
     return await get_dossier(session, wf, dossier_id, today)
 
 
+async def check_sector(
+    session: AsyncSession,
+    ups: Upstreams,
+    dossier_id: uuid.UUID,
+    piece: str,
+    actor: Actor,
+    sectors: frozenset[str],
+) -> None:
+    """An appraiser whose token names sectors reviews only their criteria (each criterion's
+    `sector` in the dossier's criteria set, from the criteria service); one without sectors
+    reviews any. Other pieces and roles are the workflow's to judge."""
+    head, _, number = piece.partition(".")
+    if actor.role != "appraiser" or not sectors or head != "sector_review" or not number.isdigit():
+        return
+    row = await _row(session, dossier_id)
+    found = await ups.criteria_set(row["set_code"]) or {}
+    sector = next(
+        (c.get("sector") for c in found.get("criteria", []) if c.get("number") == int(number)),
+        None,
+    )
+    if sector not in sectors:
+        raise errors.SectorForbidden(int(number), sector, sorted(sectors))
+
+
 async def add_comment(
     session: AsyncSession, dossier_id: uuid.UUID, body: CommentIn, actor: Actor
 ) -> CommentOut:

@@ -252,6 +252,27 @@ class TestGateway:
         assert payload["messageVi"]
 
 
+class TestAppraiserSectors:
+    async def test_an_appraiser_with_sectors_reviews_only_their_criteria(
+        self, appraisal: httpx.AsyncClient
+    ) -> None:
+        dossier = (await create(appraisal))["id"]
+        review = {"department": "Sở GTVT", "reviewer": "chuyên viên", "result": "met"}
+        transport = auth_headers("appraiser", "38", sectors=["transport"])
+
+        async def put(piece: str, headers: dict[str, str]) -> str:
+            url = f"/v1/dossiers/{dossier}/content/{piece}"
+            response = await appraisal.put(url, json=review, headers=headers)
+            assert response.status_code == 403, response.text
+            return str(response.json()["code"])
+
+        # criterion 2 (roads) is the transport sector's: past the sector check, the dossier is
+        # still the commune's to edit; criterion 5 (schools) is not theirs
+        assert await put("sector_review.2", transport) == "dossier.locked"
+        assert await put("sector_review.5", transport) == "dossier.sector_forbidden"
+        assert await put("sector_review.5", auth_headers("appraiser", "38")) == "dossier.locked"
+
+
 class TestServiceToService:
     async def test_appraisal_reads_criteria_and_funding_with_the_callers_token(
         self, appraisal: httpx.AsyncClient, appraisal_app: FastAPI, criteria: httpx.AsyncClient
