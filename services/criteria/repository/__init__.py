@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -352,6 +353,11 @@ SET_SUMMARY_COLUMNS = (
 )
 
 
+# Parsed sets by the text of their definition (exact: a changed set has another text).
+_PARSED_SETS: dict[str, CriteriaSet] = {}
+_PARSED_SETS_KEPT = 64
+
+
 class CriteriaSetRepository:
     """Criteria sets and their indicators."""
 
@@ -453,6 +459,27 @@ class CriteriaSetRepository:
         )
         by_code = {row["code"]: row for row in result.mappings()}
         return [by_code.get(code) for code in codes]
+
+    async def get_parsed(self, code: str) -> CriteriaSet | None:
+        """The set as its validated model, parsed once per distinct definition in this process:
+        validating the 57 indicators of a set with their thresholds costs more than reading
+        it, and a report or a batch of evaluations needs it on every call. The model is shared
+        between callers: read it, never change it."""
+        result = await self.session.execute(
+            text("SELECT s.definition::text FROM criteria.criteria_sets s WHERE s.code = :code"),
+            {"code": code},
+        )
+        definition = result.scalar_one_or_none()
+        if definition is None:
+            return None
+        parsed = _PARSED_SETS.get(definition)
+        if parsed is None:
+            # json.loads, as SQLAlchemy decodes the jsonb column read by `get_many`
+            parsed = CriteriaSet.model_validate(json.loads(definition))
+            if len(_PARSED_SETS) >= _PARSED_SETS_KEPT:
+                _PARSED_SETS.clear()
+            _PARSED_SETS[definition] = parsed
+        return parsed
 
     async def loaded_checksum(self, dataset: str) -> str | None:
         return await UnitRepository(self.session).loaded_checksum(dataset)
