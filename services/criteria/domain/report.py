@@ -134,6 +134,8 @@ _LAYOUTS_KEPT: Final = 4096
 """Layouts remembered by one evaluator; a report's units share a handful (those with every
 value recorded share one), so this bound only matters to a caller feeding random shapes."""
 
+_FINITE: Final = Decimal.is_finite
+
 
 def _wants_bool(kind: Kind, expected: Value | None) -> bool | None:
     """The engine's type rule: booleans for boolean indicators, exact numbers for numbers and
@@ -145,29 +147,31 @@ def _wants_bool(kind: Kind, expected: Value | None) -> bool | None:
     return False
 
 
+def _ignored(value: object, expected: object) -> None:
+    """The comparison of a value that is not compared: its code is not in the set, or no
+    threshold applies to it (its criterion is then unknown unless another indicator fails)."""
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
-    """What a unit's values mean when they arrive as a given set of boolean codes and numeric
-    codes, for one threshold key: the values compared (picked from booleans + numbers, in the
-    set's order) with their comparison, threshold and criterion position, and what does not
-    depend on the values (the missing indicators, and each criterion's status when nothing
-    compared fails: None where an indicator is missing or has no threshold, else True)."""
+    """What a unit's values mean, for one threshold key, when they arrive as a given tuple of
+    boolean codes and a given tuple of numeric codes. Everything is aligned with the values as
+    they arrive (booleans, then numbers): each value's comparison (`_ignored` for one not
+    compared), threshold and criterion position (-1 for one not compared). `statuses` is each
+    criterion's status when nothing compared fails (None where an indicator is missing or has
+    no threshold, else True); `failed` remembers the statuses for each combination of failing
+    criteria seen."""
 
-    pick: Callable[[Sequence[Value]], Sequence[Value]]
-    compare: tuple[Callable[[Any, Any], bool], ...]
-    expected: tuple[Value, ...]
+    bool_compare: tuple[Callable[[Any, Any], bool | None], ...]
+    bool_expected: tuple[Value | None, ...]
+    number_compare: tuple[Callable[[Any, Any], bool | None], ...]
+    number_expected: tuple[Value | None, ...]
+    bools_by_equality: bool
     criterion_of: tuple[int, ...]
     statuses: tuple[bool | None, ...]
     missing: int
-
-
-def _picker(positions: Sequence[int]) -> Callable[[Sequence[Value]], Sequence[Value]]:
-    if len(positions) > 1:
-        return operator.itemgetter(*positions)
-    if positions:
-        only = positions[0]
-        return lambda values: (values[only],)
-    return lambda values: ()
+    failed: dict[tuple[int, ...], tuple[bool | None, ...]]
 
 
 class SetEvaluator:
@@ -179,26 +183,30 @@ class SetEvaluator:
     (display texts, gaps): about 0.6 ms a commune, 600 ms for a province of 1,000. A report
     needs only each criterion's status and the indicator counts. Thresholds are selected once
     per threshold key (region or commune group) with the engine's `select_threshold`; then,
-    once per *layout* (which indicators hold a boolean and which a number: the units of a
-    report share a handful), the comparisons are laid out so that a unit costs a few calls
-    that loop in C (`map`, `itemgetter`, `list.count`) rather than a Python loop over its 57
-    values: a few µs a commune. Anything out of the ordinary (a value of the wrong type, a
-    non-finite number, an int) takes the checked indicator-by-indicator path, which raises the
-    engine's `ValueTypeError` for the same indicator the engine names. A change to the
-    engine's rules must be made here too; the property tests `TestSetEvaluator` in
-    tests/criteria/test_report_domain.py fail until it is."""
+    once per *layout* (which codes hold a boolean and which a number: the units of a report
+    share a handful), each arriving value's comparison, threshold and criterion are laid out,
+    so that a unit costs a few calls that loop in C (`map`, `list.count`, `list.index`) rather
+    than a Python loop over its 57 values: a few µs a commune. Anything out of the ordinary
+    (a value of the wrong type, a non-finite number, an int) takes the checked
+    indicator-by-indicator path, which raises the engine's `ValueTypeError` for the indicator
+    the engine names. A change to the engine's rules must be made here too; the property
+    tests `TestSetEvaluator` in tests/criteria/test_report_domain.py fail until it is."""
 
     def __init__(self, criteria_set: CriteriaSet, year: int) -> None:
         self.criteria_set = criteria_set
         self.year = year
         self.indicators_total = criteria_set.indicator_count
+        self._region_scheme = criteria_set.threshold_scheme is ThresholdScheme.region
         self._plans: dict[str | None, tuple[tuple[_Planned, ...], ...]] = {}
         self._layouts: dict[
             tuple[str | None, tuple[str, ...], tuple[str, ...]], _Layout | None
         ] = {}
+        # the last layout used, found again by identity: the report's units share code tuples
+        self._last: tuple[tuple[str, ...], tuple[str, ...], str | None, _Layout | None] | None
+        self._last = None
 
     def _key(self, profile: UnitProfile) -> str | None:
-        if self.criteria_set.threshold_scheme is ThresholdScheme.region:
+        if self._region_scheme:
             return profile.effective_region
         return profile.commune_group
 
@@ -234,58 +242,69 @@ class SetEvaluator:
         """The layout of these codes for the profile's thresholds; None when some value has
         the wrong type for its indicator (or a code comes twice): the checked path then
         raises (or decides) as the engine does."""
-        key = (self._key(profile), bool_codes, number_codes)
-        try:
-            return self._layouts[key]
-        except KeyError:
-            pass
-        position: dict[str, tuple[int, bool]] = {}
-        for offset, codes, is_bool in (
-            (0, bool_codes, True),
-            (len(bool_codes), number_codes, False),
+        key = self._key(profile)
+        last = self._last
+        if (
+            last is not None
+            and last[0] is bool_codes
+            and last[1] is number_codes
+            and last[2] == key
         ):
-            for index, code in enumerate(codes, offset):
-                position[code] = (index, is_bool)
-        layout: _Layout | None = None
-        if len(position) == len(bool_codes) + len(number_codes):
-            picked: list[int] = []
-            compare: list[Callable[[Any, Any], bool]] = []
-            expected_values: list[Value] = []
-            criterion_of: list[int] = []
-            statuses: list[bool | None] = []
-            missing = 0
-            wrong_type = False
-            for number, planned in enumerate(self._plan(profile)):
-                status: bool | None = True
-                for code, wants_bool, expected, compare_with in planned:
-                    found = position.get(code)
-                    if found is None:
-                        missing += 1
-                        status = None
-                        continue
-                    if wants_bool is not None and wants_bool is not found[1]:
-                        wrong_type = True
-                    if expected is None:
-                        status = None
-                        continue
-                    picked.append(found[0])
-                    compare.append(compare_with)
-                    expected_values.append(expected)
-                    criterion_of.append(number)
-                statuses.append(status)
-            if not wrong_type:
-                layout = _Layout(
-                    pick=_picker(picked),
-                    compare=tuple(compare),
-                    expected=tuple(expected_values),
-                    criterion_of=tuple(criterion_of),
-                    statuses=tuple(statuses),
-                    missing=missing,
-                )
-        if len(self._layouts) >= _LAYOUTS_KEPT:
-            self._layouts.clear()
-        self._layouts[key] = layout
+            return last[3]
+        cache_key = (key, bool_codes, number_codes)
+        if cache_key in self._layouts:
+            layout = self._layouts[cache_key]
+        else:
+            layout = self._lay_out(profile, bool_codes, number_codes)
+            if len(self._layouts) >= _LAYOUTS_KEPT:
+                self._layouts.clear()
+            self._layouts[cache_key] = layout
+        self._last = (bool_codes, number_codes, key, layout)
         return layout
+
+    def _lay_out(
+        self, profile: UnitProfile, bool_codes: tuple[str, ...], number_codes: tuple[str, ...]
+    ) -> _Layout | None:
+        arriving = [*bool_codes, *number_codes]
+        position = {code: index for index, code in enumerate(arriving)}
+        if len(position) != len(arriving):
+            return None
+        compare: list[Callable[[Any, Any], bool | None]] = [_ignored] * len(arriving)
+        expected_values: list[Value | None] = [None] * len(arriving)
+        criterion_of = [-1] * len(arriving)
+        statuses: list[bool | None] = []
+        missing = 0
+        for number, planned in enumerate(self._plan(profile)):
+            status: bool | None = True
+            for code, wants_bool, expected, compare_with in planned:
+                index = position.get(code)
+                if index is None:
+                    missing += 1
+                    status = None
+                    continue
+                if wants_bool is not None and wants_bool is not (index < len(bool_codes)):
+                    return None  # a value of the wrong type
+                if expected is None:
+                    status = None
+                    continue
+                compare[index] = compare_with
+                expected_values[index] = expected
+                criterion_of[index] = number
+            statuses.append(status)
+        split = len(bool_codes)
+        return _Layout(
+            bool_compare=tuple(compare[:split]),
+            bool_expected=tuple(expected_values[:split]),
+            number_compare=tuple(compare[split:]),
+            number_expected=tuple(expected_values[split:]),
+            # booleans all compared with their threshold by equality (the usual case): the
+            # comparisons need no `operator.call`
+            bools_by_equality=all(c is operator.eq for c in compare[:split]),
+            criterion_of=tuple(criterion_of),
+            statuses=tuple(statuses),
+            missing=missing,
+            failed={},
+        )
 
     def outcome(self, profile: UnitProfile, values: Mapping[str, Value | None]) -> UnitOutcome:
         """The unit's outcome; `values` as `evaluation.evaluate` takes them."""
@@ -303,47 +322,58 @@ class SetEvaluator:
                 numbers.append(cast(Decimal, raw))
             elif raw is not None:  # an int to convert, or a value of no accepted type
                 return self._checked_outcome(profile, values)
-        return self.outcome_of(profile, bool_codes, bools, number_codes, numbers)
+        return self.outcome_of(profile, tuple(bool_codes), bools, tuple(number_codes), numbers)
 
     def outcome_of(
         self,
         profile: UnitProfile,
-        bool_codes: Sequence[str],
+        bool_codes: tuple[str, ...],
         bools: Sequence[bool],
-        number_codes: Sequence[str],
+        number_codes: tuple[str, ...],
         numbers: Sequence[Decimal],
     ) -> UnitOutcome:
         """The unit's outcome from its values in columns, as the report reads them: the codes
         holding booleans and those booleans, the codes holding numbers and those numbers
-        (codes not in the set are ignored, as the engine ignores them)."""
-        layout = self._layout(profile, tuple(bool_codes), tuple(number_codes))
+        (codes not in the set are ignored, as the engine ignores them). Units passing the
+        same code tuples (the same objects) reuse their layout without hashing the codes."""
+        if len(bools) != len(bool_codes) or len(numbers) != len(number_codes):
+            raise ValueError("each code needs exactly one value")
+        layout = self._layout(profile, bool_codes, number_codes)
         if layout is None or not all(map(_FINITE, numbers)):
             values: dict[str, Value | None] = dict(zip(number_codes, numbers, strict=True))
             values.update(zip(bool_codes, bools, strict=True))
             return self._checked_outcome(profile, values)
-        met = list(
-            map(
-                operator.call,
-                layout.compare,
-                layout.pick([*bools, *numbers]),
-                layout.expected,
-            )
-        )
-        met_total = met.count(True)
-        if met_total == len(met):
-            criteria = layout.statuses
+        if layout.bools_by_equality:
+            met = list(map(operator.eq, bools, layout.bool_expected))
         else:
-            statuses = list(layout.statuses)
-            for number in compress(layout.criterion_of, map(operator.not_, met)):
-                statuses[number] = False
-            criteria = tuple(statuses)
+            met = list(map(operator.call, layout.bool_compare, bools, layout.bool_expected))
+        met += map(operator.call, layout.number_compare, numbers, layout.number_expected)
+        failures = met.count(False)
+        if failures:
+            # a few failures among 57: found by list.index (only False equals False here)
+            criterion_of = layout.criterion_of
+            failing: list[int] = []
+            index = -1
+            for _ in range(failures):
+                index = met.index(False, index + 1)
+                failing.append(criterion_of[index])
+            key = tuple(failing)
+            criteria = layout.failed.get(key)
+            if criteria is None:
+                statuses = list(layout.statuses)
+                for number in failing:
+                    statuses[number] = False
+                criteria = layout.failed[key] = tuple(statuses)
+        else:
+            criteria = layout.statuses
+        # positional: a frozen dataclass is built faster so, and a province has 1,000 units
         return UnitOutcome(
-            criteria_set=self.criteria_set.code,
-            year=self.year,
-            criteria=criteria,
-            indicators_met=met_total,
-            indicators_missing=layout.missing,
-            indicators_total=self.indicators_total,
+            self.criteria_set.code,
+            self.year,
+            criteria,
+            met.count(True),
+            layout.missing,
+            self.indicators_total,
         )
 
     def _checked_outcome(
@@ -382,9 +412,6 @@ class SetEvaluator:
             indicators_missing=missing_total,
             indicators_total=self.indicators_total,
         )
-
-
-_FINITE: Final = Decimal.is_finite
 
 
 def _checked(code: str, wants_bool: bool | None, raw: object) -> Value:
@@ -718,10 +745,10 @@ def build_report(
         distribution=tuple(
             CriteriaBucket(
                 criteria_met=met,
-                indicators_met_min=min(u.indicators_met for u in group),
-                indicators_met_max=max(u.indicators_met for u in group),
-                unit_codes=tuple(u.code for u in group),
-                unit_names=tuple(u.name for u in group),
+                indicators_met_min=min(map(_INDICATORS_MET, group)),
+                indicators_met_max=max(map(_INDICATORS_MET, group)),
+                unit_codes=tuple(map(_CODE, group)),
+                unit_names=tuple(map(_NAME, group)),
             )
             for met, group in buckets
         ),
@@ -729,9 +756,9 @@ def build_report(
             CriterionFailure(
                 number=number,
                 name=name,
-                unit_codes=tuple(u.code for u in failing),
-                unit_names=tuple(u.name for u in failing),
-                unknown_unit_codes=tuple(u.code for u in unknown_units),
+                unit_codes=tuple(map(_CODE, failing)),
+                unit_names=tuple(map(_NAME, failing)),
+                unknown_unit_codes=tuple(map(_CODE, unknown_units)),
             )
             for (number, name, failing), unknown_units in zip(failures, unknown, strict=True)
         ),
@@ -743,6 +770,8 @@ def build_report(
 
 
 _CODE: Final = operator.attrgetter("code")
+_NAME: Final = operator.attrgetter("name")
+_INDICATORS_MET: Final = operator.attrgetter("indicators_met")
 
 
 def _having(

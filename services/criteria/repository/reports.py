@@ -37,10 +37,12 @@ VARIANT_CURRENT_VALUES_SQL = (
 )
 
 
-# The same current values, one row per unit: the codes of its boolean values and those
-# values, the codes of its numeric values and those (each value has exactly one of the two:
+# The same current values, one row per unit: the codes of its boolean values (one text,
+# comma-separated: indicator codes are digits and a dot) and those values, the codes of its
+# numeric values and those (each value has exactly one of the two:
 # ck_indicator_values_one_value). A province's 60,000 values arrive as 1,000 rows, cheaper to
-# send and to decode than 60,000 rows, and each unit's mapping is built from two zips.
+# send and to decode than 60,000 rows; most units have the same codes, and one text per unit
+# is cheaper to decode and to recognise than an array of 57 (see `current_values`).
 #
 # Read unit by unit (a LATERAL per id), each unit's values by ix_indicator_values_current in
 # backward order (indicator_code DESC, as_of DESC, id DESC), so the DISTINCT ON needs no sort:
@@ -57,9 +59,11 @@ def _by_unit(where: str, order_by: str) -> str:
         "SELECT k.id AS unit_id, c.bool_codes, c.bools, c.num_codes, c.nums"
         " FROM unnest($3::bigint[]) AS k(id) CROSS JOIN LATERAL ("
         " SELECT"
-        " array_agg(d.indicator_code) FILTER (WHERE d.value_bool IS NOT NULL) AS bool_codes,"
+        " string_agg(d.indicator_code, ',') FILTER (WHERE d.value_bool IS NOT NULL)"
+        " AS bool_codes,"
         " array_agg(d.value_bool) FILTER (WHERE d.value_bool IS NOT NULL) AS bools,"
-        " array_agg(d.indicator_code) FILTER (WHERE d.value_num IS NOT NULL) AS num_codes,"
+        " string_agg(d.indicator_code, ',') FILTER (WHERE d.value_num IS NOT NULL)"
+        " AS num_codes,"
         " array_agg(d.value_num::text) FILTER (WHERE d.value_num IS NOT NULL) AS nums"
         " FROM (SELECT DISTINCT ON (v.indicator_code) v.indicator_code, v.value_bool,"
         " v.value_num FROM criteria.indicator_values v"
@@ -85,7 +89,16 @@ class _Numbers(dict[str, Decimal]):
         return number
 
 
-ValueColumns = tuple[list[str], list[bool], list[str], list[Decimal]]
+class _Codes(dict[str | None, tuple[str, ...]]):
+    """Code tuples by their comma-separated text, each built once: the units of a report
+    with the same codes share one tuple, which `SetEvaluator` recognises by identity."""
+
+    def __missing__(self, text: str | None) -> tuple[str, ...]:
+        codes = self[text] = tuple(text.split(",")) if text else ()
+        return codes
+
+
+ValueColumns = tuple[tuple[str, ...], list[bool], tuple[str, ...], list[Decimal]]
 """One unit's current values in columns: the codes holding booleans and those booleans, the
 codes holding numbers and those numbers (`SetEvaluator.outcome_of` takes them as they are)."""
 
@@ -136,12 +149,13 @@ class ReportRepository:
             rows = await conn.fetch(
                 VARIANT_VALUES_BY_UNIT_SQL, set_code, year, list(unit_ids), base_code
             )
+        codes = _Codes().__getitem__
         number = _Numbers().__getitem__
         return {
             unit_id: (
-                bool_codes or [],
+                codes(bool_codes),
                 bools or [],
-                num_codes or [],
+                codes(num_codes),
                 list(map(number, texts or ())),
             )
             for unit_id, bool_codes, bools, num_codes, texts in rows
