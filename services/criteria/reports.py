@@ -84,7 +84,7 @@ async def criteria_report(
     unit = await UnitRepository(session).get(code, day)
     if unit is None:
         raise UnitNotFound(code, day)
-    criteria_set = await CriteriaSetRepository(session).get_parsed(set_code)
+    criteria_set = (await CriteriaSetRepository(session).get_parsed([set_code])).get(set_code)
     if criteria_set is None:
         raise CriteriaSetNotFound(set_code)
     set_level = criteria_set.level.value

@@ -460,26 +460,31 @@ class CriteriaSetRepository:
         by_code = {row["code"]: row for row in result.mappings()}
         return [by_code.get(code) for code in codes]
 
-    async def get_parsed(self, code: str) -> CriteriaSet | None:
-        """The set as its validated model, parsed once per distinct definition in this process:
-        validating the 57 indicators of a set with their thresholds costs more than reading
-        it, and a report or a batch of evaluations needs it on every call. The model is shared
-        between callers: read it, never change it."""
+    async def get_parsed(self, codes: Sequence[str]) -> dict[str, CriteriaSet]:
+        """The sets found among `codes`, by code, as their validated models, each parsed once
+        per distinct definition in this process: validating a set's 57 indicators with their
+        thresholds costs more than reading it, and a report or a batch of evaluations needs it
+        on every call. The models are shared between callers: read them, never change them."""
+        if not codes:
+            return {}
         result = await self.session.execute(
-            text("SELECT s.definition::text FROM criteria.criteria_sets s WHERE s.code = :code"),
-            {"code": code},
+            text(
+                "SELECT s.code, s.definition::text AS definition FROM criteria.criteria_sets s"
+                " WHERE s.code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(codes)},
         )
-        definition = result.scalar_one_or_none()
-        if definition is None:
-            return None
-        parsed = _PARSED_SETS.get(definition)
-        if parsed is None:
-            # json.loads, as SQLAlchemy decodes the jsonb column read by `get_many`
-            parsed = CriteriaSet.model_validate(json.loads(definition))
-            if len(_PARSED_SETS) >= _PARSED_SETS_KEPT:
-                _PARSED_SETS.clear()
-            _PARSED_SETS[definition] = parsed
-        return parsed
+        out: dict[str, CriteriaSet] = {}
+        for code, definition in result:
+            parsed = _PARSED_SETS.get(definition)
+            if parsed is None:
+                # json.loads, as SQLAlchemy decodes the jsonb column that `get_many` reads
+                parsed = CriteriaSet.model_validate(json.loads(definition))
+                if len(_PARSED_SETS) >= _PARSED_SETS_KEPT:
+                    _PARSED_SETS.clear()
+                _PARSED_SETS[definition] = parsed
+            out[code] = parsed
+        return out
 
     async def loaded_checksum(self, dataset: str) -> str | None:
         return await UnitRepository(self.session).loaded_checksum(dataset)
