@@ -125,7 +125,11 @@ async def bench_gateway_units(
 
 
 async def main(
-    repeat: int, rows: int = 500_000, transfers: int = 1_000_000, postings: int = 5_000
+    repeat: int,
+    rows: int = 500_000,
+    transfers: int = 1_000_000,
+    postings: int = 5_000,
+    only: str | None = None,
 ) -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     server = None
@@ -138,11 +142,15 @@ async def main(
     try:
         await prepare_database(db)
         settings = Settings(database_url=url, log_json=False)
-        results = [
-            await bench_reference_load(db, repeat),
-            await bench_gateway_units(settings, db, repeat),
-            await bench_province_report(settings, db, repeat),
-        ]
+        if only == "report":
+            rows = transfers = postings = 0
+            results = [await bench_province_report(settings, db, repeat)]
+        else:
+            results = [
+                await bench_reference_load(db, repeat),
+                await bench_gateway_units(settings, db, repeat),
+                await bench_province_report(settings, db, repeat),
+            ]
         if rows:  # after the report: its 500,000 values would change what the report reads
             results.append((await bench_indicator_import(settings, db, rows)).row())
         if postings:
@@ -180,5 +188,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--postings", type=int, default=5_000, help="single postings from 32 clients (0: skip)"
     )
+    parser.add_argument(
+        "--only",
+        choices=["report"],
+        help="run one benchmark alone (report: the criteria report of two provinces)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.repeat, args.rows, args.transfers, args.postings))
+    asyncio.run(main(args.repeat, args.rows, args.transfers, args.postings, args.only))
