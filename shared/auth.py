@@ -29,6 +29,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ ROLE_LEVELS: dict[str, frozenset[Level | None]] = {
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5})$")
 WORD = re.compile(r"^[A-Za-z0-9_.:/-]{1,100}$")
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+VERIFIED_S = 60.0  # how long a verified token is trusted without checking its signature again
+VERIFIED_MAX = 10_000  # tokens remembered; the oldest are forgotten first
 KEY_FILE_NAME = "signing-key.pem"
 
 
@@ -426,10 +429,14 @@ class LocalKeys:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._public: tuple[str, jwt.PyJWK] | None = None
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        local = local_key(self.directory)
-        return jwt.PyJWK(local.public_jwk) if kid == local.kid else None
+        if self._public is None:
+            local = local_key(self.directory)
+            self._public = (local.kid, jwt.PyJWK(local.public_jwk))
+        found_kid, public = self._public
+        return public if kid == found_kid else None
 
 
 # --------------------------------------------------------------------------- verification
@@ -445,6 +452,11 @@ class Authenticator:
     leeway_s: int
     anonymous_aggregates: bool = False
     local: bool = field(default=False)
+    # tokens verified lately: the same token reaches the gateway and then each service it
+    # calls (and a client sends it again and again); kept until its expiry or VERIFIED_S
+    _verified: OrderedDict[str, tuple[Principal, float]] = field(
+        default_factory=OrderedDict, repr=False
+    )
 
     async def authenticate(self, authorization: str | None) -> Principal | None:
         """The principal of an `Authorization` header; None when there is none."""
@@ -459,6 +471,17 @@ class Authenticator:
         return await self.verify(token.strip())
 
     async def verify(self, token: str) -> Principal:
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, min(expires, now + VERIFIED_S))
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -501,7 +524,7 @@ class Authenticator:
             raise TokenInvalid("chưa có hiệu lực", "not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise TokenInvalid("chữ ký hoặc nội dung sai", "bad signature or claims") from exc
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 _authenticators: dict[tuple[object, ...], Authenticator] = {}
@@ -509,10 +532,15 @@ _authenticators: dict[tuple[object, ...], Authenticator] = {}
 
 def authenticator_for(settings: Settings) -> Authenticator:
     """The process's authenticator for these settings (apps of one process share it)."""
-    if settings.auth_jwks_url is None and settings.env is Environment.production:
+    if (
+        settings.auth_jwks_url is None
+        and settings.auth_key_dir is None
+        and settings.env is Environment.production
+    ):
+        # a key made up in each replica's data folder would verify only its own tokens
         raise RuntimeError(
-            "NTM_AUTH_JWKS_URL is required when NTM_ENV=production (the local signing key is"
-            " for the embedded and development modes)"
+            "NTM_AUTH_JWKS_URL (an identity provider) or NTM_AUTH_KEY_DIR (a signing key shared"
+            " by every replica) is required when NTM_ENV=production"
         )
     config = (
         settings.auth_jwks_url,

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("NTM_AUTH_JWKS_URL", "NTM_JWKS_URL"),
         description="The identity provider's JWKS; unset: tokens are signed with a local key"
-        " (embedded/dev only; required when NTM_ENV=production)",
+        " (in production only from an explicit NTM_AUTH_KEY_DIR)",
     )
     auth_issuer: str = Field(
         default="ntm-local",
@@ -107,7 +107,9 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="Keys older than this are fetched again on next use"
     )
     auth_key_dir: Path | None = Field(
-        default=None, description="Folder of the local signing key (default <data dir>/auth)"
+        default=None,
+        description="Folder of the local signing key (default <data dir>/auth; in production a"
+        " folder every replica shares, e.g. a mounted secret)",
     )
     auth_anonymous_aggregates: bool = Field(
         default=False, description="Published aggregates (reports, evaluations) need no token"

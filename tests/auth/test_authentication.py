@@ -6,6 +6,7 @@ service answering 401 problem+json on its routes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -337,10 +338,27 @@ class TestKeyRotation:
         assert principal.unit == "395"
 
 
+class TestVerifiedTokens:
+    async def test_a_remembered_token_still_expires_on_time(
+        self, idp: IdentityProvider, tmp_path: Path
+    ) -> None:
+        auth = authenticator_for(
+            idp_settings(Settings(auth_key_dir=tmp_path), idp, auth_leeway_s=0)
+        )
+        now = int(time.time())
+        token = idp.keys[0].sign(claims(iat=now, exp=now + 1))
+        assert isinstance(await verified(auth, bearer(token)), Principal)
+        assert isinstance(await verified(auth, bearer(token)), Principal)  # remembered
+        await asyncio.sleep(max(0.0, now + 1 - time.time()) + 0.1)
+        refused(await verified(auth, bearer(token)), "auth.token_expired")
+
+
 class TestConfiguration:
-    def test_production_needs_a_jwks_url(self, tmp_path: Path) -> None:
+    def test_production_needs_a_provider_or_a_shared_key(self, tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="NTM_AUTH_JWKS_URL"):
-            authenticator_for(Settings(env="production", auth_key_dir=tmp_path))
+            authenticator_for(Settings(env="production", data_dir=tmp_path))
+        shared = authenticator_for(Settings(env="production", auth_key_dir=tmp_path / "secret"))
+        assert shared.local
 
     def test_the_deployment_names_of_the_settings_are_read(
         self, monkeypatch: pytest.MonkeyPatch
