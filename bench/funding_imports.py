@@ -180,8 +180,11 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings, folder: Path) -> AsyncIterator[Server]:
-    """`ntm serve funding` in a child process on an ephemeral port, until the block ends."""
+async def serve(
+    settings: Settings, folder: Path, service: tuple[str, ...] = ("funding", "--no-migrate")
+) -> AsyncIterator[Server]:
+    """`ntm serve funding` (or `ntm serve *service`: `()` for the embedded app) in a child
+    process on an ephemeral port, until the block ends."""
     port = _free_port()
     log = folder / "server.log"
     env = {
@@ -193,7 +196,7 @@ async def serve(settings: Settings, folder: Path) -> AsyncIterator[Server]:
         "NTM_DB_MAX_OVERFLOW": "10",
     }
     argv = [sys.executable, "-c", "from services.cli import main; main()"]
-    argv += ["serve", "funding", "--port", str(port), "--no-migrate"]
+    argv += ["serve", *service, "--port", str(port)]
     with log.open("wb") as out:
         process = await asyncio.to_thread(
             subprocess.Popen, argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
