@@ -273,7 +273,8 @@ async def bench_dashboard(
     theirs = partial(direct, provinces=provinces)
     with tempfile.TemporaryDirectory() as folder:
         async with (
-            serve(settings, Path(folder), ()) as server,
+            # a dashboard holds three sessions at once (evaluations, two funding bodies)
+            serve(settings, Path(folder), (), pool_size=3 * clients) as server,
             httpx.AsyncClient(
                 base_url=server.url,
                 timeout=httpx.Timeout(600.0),

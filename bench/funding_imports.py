@@ -181,7 +181,10 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve(
-    settings: Settings, folder: Path, service: tuple[str, ...] = ("funding", "--no-migrate")
+    settings: Settings,
+    folder: Path,
+    service: tuple[str, ...] = ("funding", "--no-migrate"),
+    pool_size: int = 20,
 ) -> AsyncIterator[Server]:
     """`ntm serve funding` (or `ntm serve *service`: `()` for the embedded app) in a child
     process on an ephemeral port, until the block ends."""
@@ -192,7 +195,7 @@ async def serve(
         "DATABASE_URL": settings.database_url or "",
         "NTM_LOG_JSON": "true",
         "NTM_LOG_LEVEL": "INFO",
-        "NTM_DB_POOL_SIZE": "20",
+        "NTM_DB_POOL_SIZE": str(pool_size),
         "NTM_DB_MAX_OVERFLOW": "10",
     }
     argv = [sys.executable, "-c", "from services.cli import main; main()"]
