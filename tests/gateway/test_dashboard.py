@@ -37,11 +37,12 @@ DISTRICT_DASHBOARD = f"""{{ unit(code:"{DISTRICT}", asOf:"{AS_OF}") {{ name
     evaluation(criteriaSet:"{SET}", year:{YEAR}) {{ {EVAL_FIELDS} }}
     funding(year:{YEAR}) {{ total }} }} }} }} }}"""
 
+# pages no larger than the province needs: the gateway prices a query by its pages multiplied
 PROVINCE_DISTRICTS_COMMUNES = f"""{{ unit(code:"{PROVINCE}", asOf:"{AS_OF}") {{ name
   funding(year:{YEAR}) {{ total }}
-  children(level: DISTRICT, first: 100) {{ totalCount nodes {{ code name
+  children(level: DISTRICT, first: 30) {{ totalCount nodes {{ code name
     funding(year:{YEAR}) {{ total }}
-    children(level: COMMUNE, first: 1000) {{ totalCount nodes {{ code
+    children(level: COMMUNE, first: 100) {{ totalCount nodes {{ code
       evaluation(criteriaSet:"{SET}", year:{YEAR}) {{ {EVAL_FIELDS} }}
       funding(year:{YEAR}) {{ total }} }} }} }} }} }} }}"""
 
