@@ -278,7 +278,9 @@ async def bench_dashboard(
             httpx.AsyncClient(
                 base_url=server.url,
                 timeout=httpx.Timeout(600.0),
-                limits=httpx.Limits(max_connections=clients, max_keepalive_connections=clients),
+                # the direct side sends up to four calls at once; an idle connection is let
+                # go before uvicorn's 5 s keep-alive ends it under a request being sent
+                limits=httpx.Limits(max_connections=4 * clients, keepalive_expiry=2.0),
             ) as client,
         ):
             answer = await mine(client)
