@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from bench import auth_headers
+from bench.dashboard import bench_dashboard
 from bench.evaluation import bench_province_report
 from bench.funding_imports import bench_single_postings, bench_transfer_import
 from bench.funding_report import bench_province_funding_report
@@ -125,7 +126,12 @@ async def bench_gateway_units(
 
 
 async def main(
-    repeat: int, rows: int = 500_000, transfers: int = 1_000_000, postings: int = 5_000
+    repeat: int,
+    rows: int = 500_000,
+    transfers: int = 1_000_000,
+    postings: int = 5_000,
+    dashboard_requests: int = 160,
+    only: str | None = None,
 ) -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     server = None
@@ -138,11 +144,18 @@ async def main(
     try:
         await prepare_database(db)
         settings = Settings(database_url=url, log_json=False)
-        results = [
-            await bench_reference_load(db, repeat),
-            await bench_gateway_units(settings, db, repeat),
-            await bench_province_report(settings, db, repeat),
-        ]
+        results = []
+        if only == "report":
+            rows = transfers = postings = dashboard_requests = 0
+            results.append(await bench_province_report(settings, db, repeat))
+        elif only == "dashboard":
+            rows = transfers = postings = 0
+        else:
+            results += [
+                await bench_reference_load(db, repeat),
+                await bench_gateway_units(settings, db, repeat),
+                await bench_province_report(settings, db, repeat),
+            ]
         if rows:  # after the report: its 500,000 values would change what the report reads
             results.append((await bench_indicator_import(settings, db, rows)).row())
         if postings:
@@ -154,6 +167,10 @@ async def main(
             imported = await bench_transfer_import(settings, db, transfers)
             results.append(imported.row())
             print(imported)
+        if dashboard_requests:  # last: it seeds only what the benchmarks before left missing
+            dashboard = await bench_dashboard(settings, db, dashboard_requests)
+            results.append(dashboard.row())
+            print(dashboard)
     finally:
         await db.dispose()
         if server is not None:
@@ -180,5 +197,20 @@ if __name__ == "__main__":
     parser.add_argument(
         "--postings", type=int, default=5_000, help="single postings from 32 clients (0: skip)"
     )
+    parser.add_argument(
+        "--dashboard-requests",
+        type=int,
+        default=160,
+        help="provincial dashboard requests each side, from 16 clients (0: skip)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["report", "dashboard"],
+        help="run one benchmark alone (report: the criteria report of two provinces;"
+        " dashboard: the gateway's provincial dashboard)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.repeat, args.rows, args.transfers, args.postings))
+    asyncio.run(
+        main(args.repeat, args.rows, args.transfers, args.postings, args.dashboard_requests,
+             args.only)
+    )  # fmt: skip

@@ -181,8 +181,14 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings, folder: Path) -> AsyncIterator[Server]:
-    """`ntm serve funding` in a child process on an ephemeral port, until the block ends."""
+async def serve(
+    settings: Settings,
+    folder: Path,
+    service: tuple[str, ...] = ("funding", "--no-migrate"),
+    pool_size: int = 20,
+) -> AsyncIterator[Server]:
+    """`ntm serve funding` (or `ntm serve *service`: `()` for the embedded app) in a child
+    process on an ephemeral port, until the block ends."""
     port = _free_port()
     log = folder / "server.log"
     env = {
@@ -190,11 +196,11 @@ async def serve(settings: Settings, folder: Path) -> AsyncIterator[Server]:
         "DATABASE_URL": settings.database_url or "",
         "NTM_LOG_JSON": "true",
         "NTM_LOG_LEVEL": "INFO",
-        "NTM_DB_POOL_SIZE": "20",
+        "NTM_DB_POOL_SIZE": str(pool_size),
         "NTM_DB_MAX_OVERFLOW": "10",
     }
     argv = [sys.executable, "-c", "from services.cli import main; main()"]
-    argv += ["serve", "funding", "--port", str(port), "--no-migrate"]
+    argv += ["serve", *service, "--port", str(port)]
     with log.open("wb") as out:
         process = await asyncio.to_thread(
             subprocess.Popen, argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import current_request_id
@@ -143,8 +144,9 @@ def problem_response(
 
 
 def _loc_to_field(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+    # the first element says where (body, query, path, header); a field may be named "body"
+    parts = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    return ".".join(str(p) for p in parts) or ".".join(str(p) for p in loc)
 
 
 def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
@@ -220,6 +222,44 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+    document_problems(app)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the app's OpenAPI say what the handlers send: every 4xx/5xx response is
+    `application/problem+json` with the `Problem` schema (FastAPI would document its own
+    `HTTPValidationError` for 422, and put `responses=` models under application/json)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in _PROBLEM_SCHEMAS.items():
+            schemas.setdefault(name, schema)
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                for status, response in operation.get("responses", {}).items():
+                    if str(status)[0] in "45":
+                        response["content"] = {PROBLEM_JSON: problem}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PROBLEM_SCHEMAS: dict[str, Any] = models_json_schema(
+    [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
+)[1]["$defs"]
+
+
+def replay_response(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entry for the 200 an idempotent create answers to a repeat."""
+    return {200: {"model": model, "description": "A repeat of an earlier request: its result"}}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

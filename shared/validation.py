@@ -14,5 +14,11 @@ def _no_nul(value: str) -> str:
     return value
 
 
-PgText = Annotated[str, AfterValidator(_no_nul)]
+NoNul = AfterValidator(_no_nul)
+"""The check as metadata, after a string's own constraints:
+`Annotated[str, StringConstraints(max_length=200, strip_whitespace=True), NoNul]`.
+(`Annotated[PgText, StringConstraints(...)]` would apply the constraints after the check, as
+generic length checks: whitespace stripped after `min_length` was checked.)"""
+
+PgText = Annotated[str, NoNul]
 """A string PostgreSQL can store (no NUL character)."""

@@ -40,6 +40,7 @@ from services.appraisal.errors import EvidenceTooLarge, invalid_field
 from services.appraisal.outbox import OutboxRelay
 from services.appraisal.repository import DOSSIER_COLUMNS
 from services.appraisal.schemas import (
+    UNIT_CODE,
     ActionIn,
     CommentIn,
     CommentOut,
@@ -60,7 +61,7 @@ from services.appraisal.upstream import upstreams_of
 from shared import clock
 from shared.authz import require_principal
 from shared.db import SessionDep
-from shared.errors import problem_responses
+from shared.errors import problem_responses, replay_response
 from shared.replay import IdempotencyKey, replay_or_run
 
 router = APIRouter(prefix="/v1", tags=["appraisal"])
@@ -82,7 +83,8 @@ def _version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     raw = if_match.strip().strip('"').removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    # ASCII digits only: "²".isdigit() is true, and int() refuses it
+    if not (raw.isascii() and raw.isdigit()):
         from services.appraisal.errors import invalid_field
 
         raise invalid_field(
@@ -150,7 +152,7 @@ async def create_dossier(
 @router.get("/dossiers", summary="Dossiers, oldest first, with filters and a cursor")
 async def list_dossiers(
     session: SessionDep,
-    unit: Annotated[str | None, Query(pattern=r"^\d{2,5}$")] = None,
+    unit: Annotated[str | None, Query(pattern=UNIT_CODE)] = None,
     status_: Annotated[
         Literal["open", "recognised", "rejected", "withdrawn", "revoked"] | None,
         Query(alias="status"),
@@ -172,7 +174,7 @@ class DossierLookupIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"units": ["15592", "15583"]}]}
     )
 
-    units: list[Annotated[str, Field(pattern=r"^\d{2,5}$")]] = Field(min_length=1, max_length=500)
+    units: list[Annotated[str, Field(pattern=UNIT_CODE)]] = Field(min_length=1, max_length=500)
 
 
 class DossierLookupOut(BaseModel):
@@ -301,7 +303,7 @@ async def tasks(
     session: SessionDep,
     role: Annotated[str, Query(min_length=1, max_length=50)],
     level: Literal["commune", "district", "province", "central"],
-    unit: Annotated[str | None, Query(pattern=r"^\d{2,5}$")] = None,
+    unit: Annotated[str | None, Query(pattern=UNIT_CODE)] = None,
 ) -> list[TaskOut]:
     return await service.tasks(session, _wf(), role, level, unit, clock.today())
 
@@ -313,7 +315,7 @@ async def tasks(
     responses=problem_responses(403, 409, 422, 503),
 )
 async def open_revocation(
-    request: Request, response: Response, code: Annotated[str, Path(pattern=r"^\d{2,5}$")],
+    request: Request, response: Response, code: Annotated[str, Path(pattern=UNIT_CODE)],
     body: RevocationIn, session: SessionDep, actor: ActorDep, key: IdempotencyKey = None,
 ) -> DossierOut:  # fmt: skip
     return await _once(
@@ -372,7 +374,7 @@ def _criterion(form: FormData) -> int | None:
     raw = _form_text(form, "criterion")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 99:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 99:
         raise invalid_field(
             "criterion", "evidence.criterion_invalid",
             "Số tiêu chí (criterion) phải là số nguyên từ 1 đến 99.",
@@ -421,7 +423,10 @@ EVIDENCE_BODY = {
     " them. 413 `evidence.too_large`, 415 `evidence.unsupported_type`, 403 `dossier.locked`"
     " while another level holds the dossier. Uploading the same bytes again for the same"
     " criterion / indicator answers 200 with the existing citation.",
-    responses=problem_responses(400, 403, 404, 409, 413, 415, 422, 503),
+    responses={
+        **replay_response(EvidenceOut),
+        **problem_responses(400, 403, 404, 409, 413, 415, 422, 503),
+    },
     openapi_extra=EVIDENCE_BODY,
 )
 async def upload_evidence(

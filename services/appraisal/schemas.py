@@ -9,10 +9,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-UNIT_CODE = r"^\d{2,5}$"
+from shared.validation import NoNul
+
+# province 2 digits, district 3, commune 5: what criteria resolves (a 4-digit code would be
+# refused there, and a refusal from upstream is no answer to give the client)
+UNIT_CODE = r"^(\d{2}|\d{3}|\d{5})$"
 TitleCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), NoNul
+]
+Short = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), NoNul
+]
 Status = Literal["open", "recognised", "rejected", "withdrawn", "revoked"]
 
 
@@ -117,13 +125,13 @@ class FieldSurvey(_In):
 
 
 class DecisionFields(_In):
-    number: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    number: Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul] = Field(
         examples=["1449/QĐ-TTg"]
     )
     date: dt.date
     signer: Short
     effective_on: dt.date | None = Field(default=None, description="Defaults to the date")
-    pdf_ref: Annotated[str, StringConstraints(max_length=500)] | None = None
+    pdf_ref: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
 
 
 class ActionIn(_In):

@@ -13,7 +13,8 @@ from services.criteria.domain.evaluation import BasicallyMetRule
 from services.criteria.models import UnitLevel
 from shared.clock import today
 from shared.db import SessionDep
-from shared.errors import problem_responses
+from shared.errors import problem_responses, replay_response
+from shared.validation import NoNul
 
 router = APIRouter(prefix="/v1", tags=["units"])
 
@@ -105,7 +106,7 @@ async def get_lineage(
     "/units/{code}/villages",
     response_model=schemas.UnitOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(schemas.UnitOut), **problem_responses(404, 409, 422)},
     summary="Add a village (thôn) under a commune",
     description="The village's code is `<commune code>-<local code>`. Sending the same village "
     "again answers 200 with the existing one; the same code with another name is a 409.",
@@ -188,7 +189,7 @@ async def list_criteria_sets(
     summary="A whole set: criteria, indicators, thresholds by region or commune group and year",
 )
 async def get_criteria_set(
-    session: SessionDep, code: Annotated[str, Path(max_length=64, examples=["xa-ntm-2021"])]
+    session: SessionDep, code: Annotated[str, Path(max_length=64, examples=["xa-ntm-2021"]), NoNul]
 ) -> schemas.CriteriaSetOut:
     return await service.get_criteria_set(session, code)
 
@@ -208,7 +209,7 @@ async def lookup_criteria_sets(
 
 
 values_router = APIRouter(prefix="/v1", tags=["indicator values and evaluation"])
-SetQuery = Annotated[str, Query(alias="set", max_length=64, examples=["xa-ntm-2021"])]
+SetQuery = Annotated[str, Query(alias="set", max_length=64, examples=["xa-ntm-2021"]), NoNul]
 YearQuery = Annotated[int, Query(ge=2010, le=2035, examples=[2023])]
 RecordedBy = Annotated[
     str | None,

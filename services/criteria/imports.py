@@ -44,7 +44,7 @@ from services.criteria.repository.imports import (
     Rejection,
     StageRecord,
 )
-from services.criteria.schemas import UNIT_CODE_PATTERN
+from services.criteria.schemas import UNIT_CODE_PATTERN, in_value_range
 from shared.bulk import (
     MAX_ERRORS,
     ErrorLog,
@@ -143,7 +143,7 @@ def _date(text: str) -> date:
 
 
 def _number(value: Decimal, line: int, raw: object) -> Decimal | RowError:
-    if not value.is_finite() or value.adjusted() > 14 or int(value.as_tuple().exponent) < -20:
+    if not in_value_range(value):
         return _error(
             line,
             "value",

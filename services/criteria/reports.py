@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.criteria.derived import derived_values
 from services.criteria.domain import catalog
-from services.criteria.domain.evaluation import UnitProfile
+from services.criteria.domain.evaluation import UnitProfile, Value
 from services.criteria.domain.report import (
     CriteriaReport,
     ReportUnit,
@@ -84,48 +84,53 @@ async def criteria_report(
     unit = await UnitRepository(session).get(code, day)
     if unit is None:
         raise UnitNotFound(code, day)
-    [set_row] = await CriteriaSetRepository(session).get_many([set_code])
-    if set_row is None:
+    criteria_set = (await CriteriaSetRepository(session).get_parsed([set_code])).get(set_code)
+    if criteria_set is None:
         raise CriteriaSetNotFound(set_code)
-    if LEVEL_ORDER[UnitLevel(set_row["level"])] <= LEVEL_ORDER[UnitLevel(unit["level"])]:
-        raise ReportLevelMismatch(code, unit["level"], set_code, set_row["level"])
-    criteria_set = catalog.CriteriaSet.model_validate(set_row["definition"])
+    set_level = criteria_set.level.value
+    if LEVEL_ORDER[UnitLevel(set_level)] <= LEVEL_ORDER[UnitLevel(unit["level"])]:
+        raise ReportLevelMismatch(code, unit["level"], set_code, set_level)
 
     repo = ReportRepository(session)
     units = await repo.units_below(unit["path"], criteria_set.level.value, day)
-    values = await repo.current_values(
+    columns = await repo.current_values(
         [u["id"] for u in units], set_code, year, criteria_set.extends
     )
-    recorded = set(values)
-    for unit_id, derived in (await derived_values(session, criteria_set, year, units)).items():
-        values.setdefault(unit_id, {}).update(derived)
+    derived = await derived_values(session, criteria_set, year, units)
 
     evaluator = SetEvaluator(criteria_set, year)
     # a province's units share a handful of profiles: one object each
     profiles: dict[tuple[str | None, str | None, bool], UnitProfile] = {}
-
-    def profile(region: str | None, group: str | None, special: bool) -> UnitProfile:
-        found = profiles.get((region, group, special))
-        if found is None:
-            found = profiles[region, group, special] = UnitProfile(region, group, special)
-        return found
-
-    evaluated = [
-        ReportUnit(
-            code=u["code"],
-            name=u["short_name"],
-            type_name=u["type_name"],
-            full_name=u["name"],
-            result=evaluator.outcome(
-                profile(u["region"], u["commune_group"], u["specially_disadvantaged"]),
-                values.get(u["id"], {}),
-            ),
-            # derived values alone (a share of communes holding a title) are not data
-            # recorded for the unit: such a unit is reported as without data
-            has_records=u["id"] in recorded,
+    evaluated: list[ReportUnit] = []
+    for u in units:
+        key = (u["region"], u["commune_group"], u["specially_disadvantaged"])
+        profile = profiles.get(key)
+        if profile is None:
+            profile = profiles[key] = UnitProfile(*key)
+        recorded = columns.get(u["id"])
+        extra = derived.get(u["id"])
+        if extra:
+            values: dict[str, Value] = {}
+            if recorded is not None:
+                values.update(zip(recorded[2], recorded[3], strict=True))
+                values.update(zip(recorded[0], recorded[1], strict=True))
+            result = evaluator.outcome(profile, values | extra)
+        elif recorded is not None:
+            result = evaluator.outcome_of(profile, *recorded)
+        else:
+            result = evaluator.outcome(profile, {})
+        evaluated.append(
+            ReportUnit(
+                code=u["code"],
+                name=u["short_name"],
+                type_name=u["type_name"],
+                full_name=u["name"],
+                result=result,
+                # derived values alone (a share of communes holding a title) are not data
+                # recorded for the unit: such a unit is reported as without data
+                has_records=recorded is not None,
+            )
         )
-        for u in units
-    ]
     return ReportResult(
         unit=unit,
         criteria_set=criteria_set,

@@ -26,7 +26,7 @@ from services.criteria.reference.catalog import DATASET as CATALOG_DATASET
 from services.criteria.reference.catalog import catalog_checksum, load_catalog
 from services.criteria.repository import CriteriaSetRepository, UnitRepository
 from shared.errors import FieldError, InvalidInput
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.vn import fold
 
 log = logging.getLogger("ntm.criteria")
@@ -49,11 +49,7 @@ def _after(cursor: str | None) -> tuple[int, str] | None:
         or not isinstance(key[1], str)
         or len(key[1]) > 64
     ):
-        raise InvalidInput(
-            "Con trỏ phân trang (cursor) không hợp lệ.",
-            "The pagination cursor is invalid.",
-            code="cursor.invalid",
-        )
+        raise invalid_cursor()
     return key[0], key[1]
 
 

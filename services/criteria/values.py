@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,6 +17,7 @@ from services.criteria.derived import derived_values, evaluation_date
 from services.criteria.domain import catalog, evaluation
 from services.criteria.errors import CriteriaSetNotFound, UnitNotFound
 from services.criteria.repository import CriteriaSetRepository, UnitRepository, ValueRepository
+from services.criteria.repository.reports import ReportRepository
 from services.criteria.repository.titles import TitleRepository
 from shared.clock import today
 from shared.errors import FieldError, InvalidInput
@@ -200,32 +203,33 @@ def default_as_of(year: int) -> date:
     return min(date(year, 12, 31), today())
 
 
-async def _revocation(
-    session: AsyncSession,
-    unit: RowMapping,
+def _commune_title(criteria_set: catalog.CriteriaSet) -> str:
+    """The commune title whose revocations count against a district (QĐ 18/2022)."""
+    return next(
+        (
+            i.derived.title
+            for c in criteria_set.criteria
+            for i in c.indicators
+            if i.derived is not None
+            and i.derived.rule is catalog.DerivedRule.share_of_units_with_title
+            and i.derived.level is catalog.Level.commune
+            and i.derived.title
+        ),
+        "xa-ntm",
+    )
+
+
+def _revocation(
     criteria_set: catalog.CriteriaSet,
-    year: int,
     result: evaluation.Evaluation,
+    holds: bool,
+    communes: tuple[int, int] | None,
 ) -> schemas.RevocationOut:
-    """QĐ 18/2022's bands for communes; for districts also the share of revoked communes."""
-    repo = TitleRepository(session)
-    day = evaluation_date(year, unit)
-    holds = unit["id"] in await repo.holds([unit["id"]], criteria_set.title, day)
+    """QĐ 18/2022's bands for communes; for districts also the share of revoked communes
+    (`communes`: how many communes below, how many of them revoked)."""
     keys = evaluation.key_criteria(criteria_set)
-    if criteria_set.level is catalog.Level.district:
-        commune_title = next(
-            (
-                i.derived.title
-                for c in criteria_set.criteria
-                for i in c.indicators
-                if i.derived is not None
-                and i.derived.rule is catalog.DerivedRule.share_of_units_with_title
-                and i.derived.level is catalog.Level.commune
-                and i.derived.title
-            ),
-            "xa-ntm",
-        )
-        total, revoked = await repo.revoked_below(unit["id"], "commune", commune_title, day)
+    if communes is not None:
+        total, revoked = communes
         check = evaluation.district_revocation_risk(result, keys, total, revoked)
     else:
         check = evaluation.commune_revocation_risk(result, keys)
@@ -241,41 +245,14 @@ async def _revocation(
     )
 
 
-async def evaluate_unit(
-    session: AsyncSession,
-    code: str,
+def _evaluation_out(
+    unit: RowMapping,
     set_code: str,
     year: int,
-    as_of: date | None,
-    basic_rule: evaluation.BasicallyMetRule | None = None,
+    profile: evaluation.UnitProfile,
+    result: evaluation.Evaluation,
+    revocation: schemas.RevocationOut,
 ) -> schemas.EvaluationOut:
-    """The unit against the set for the year, explained indicator by indicator.
-
-    Derived indicators (shares of communes holding a title…) are computed from the recognised
-    titles this service holds (see `derived`)."""
-    day = as_of or default_as_of(year)
-    unit = await _unit(session, code, day)
-    [set_row] = await CriteriaSetRepository(session).get_many([set_code])
-    if set_row is None:
-        raise CriteriaSetNotFound(set_code)
-    criteria_set = catalog.CriteriaSet.model_validate(set_row["definition"])
-    repo = ValueRepository(session)
-    profile_row = await repo.get_profile(unit["id"])
-    profile = evaluation.UnitProfile(
-        region=profile_row["region"] if profile_row else None,
-        commune_group=profile_row["commune_group"] if profile_row else None,
-        specially_disadvantaged=bool(profile_row and profile_row["specially_disadvantaged"]),
-    )
-    # A province variant reads the values recorded against its national set, and those of
-    # its own added indicators (recorded against the variant's code).
-    values: dict[str, evaluation.Value] = {}
-    for code_of_values in filter(None, [criteria_set.extends, set_code]):
-        current = await repo.current_values(unit["id"], code_of_values, year)
-        values |= {r["indicator_code"]: _value(r) for r in current}
-    derived = await derived_values(session, criteria_set, year, [unit])
-    values.update(derived.get(unit["id"], {}))
-    result = evaluation.evaluate(criteria_set, profile, year, values, basic_rule=basic_rule)
-    revocation = await _revocation(session, unit, criteria_set, year, result)
     return schemas.EvaluationOut(
         unit=schemas.UnitOut.model_validate(unit),
         criteria_set=set_code,
@@ -326,17 +303,132 @@ async def evaluate_unit(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """One evaluation asked for: the unit valid on `day`, against a set for a year."""
+
+    unit: str
+    set_code: str
+    year: int
+    day: date
+
+
+async def _evaluations(
+    session: AsyncSession,
+    wanted: Sequence[_Wanted],
+    basic_rule: evaluation.BasicallyMetRule | None = None,
+) -> list[schemas.EvaluationOut | UnitNotFound | CriteriaSetNotFound]:
+    """Each wanted evaluation, explained indicator by indicator, or why there is none; in
+    order. Set-wise: the units, the sets, the profiles, then per (set, year) asked for the
+    current values (the report's loader) and the derived indicators (see `derived`), then per
+    (title, evaluation date) who holds it and, for districts, their revoked communes. The
+    number of statements grows with the distinct sets, years and dates asked for, not with
+    the keys."""
+    units = await UnitRepository(session).get_many([(w.unit, w.day) for w in wanted])
+    sets = await CriteriaSetRepository(session).get_parsed(
+        sorted({w.set_code for w, unit in zip(wanted, units, strict=True) if unit is not None})
+    )
+    out: dict[int, schemas.EvaluationOut | UnitNotFound | CriteriaSetNotFound] = {}
+    found: list[tuple[int, _Wanted, RowMapping, catalog.CriteriaSet]] = []
+    for index, (w, unit) in enumerate(zip(wanted, units, strict=True)):
+        criteria_set = sets.get(w.set_code)
+        if unit is None:
+            out[index] = UnitNotFound(w.unit, w.day)
+        elif criteria_set is None:
+            out[index] = CriteriaSetNotFound(w.set_code)
+        else:
+            found.append((index, w, unit, criteria_set))
+    if not found:
+        return [out[index] for index in range(len(wanted))]
+
+    titles = TitleRepository(session)
+    profile_rows = await titles.profiles_of(sorted({unit["id"] for _, _, unit, _ in found}))
+    # Values: recorded (for a province variant, its national set's and its own, its own
+    # first) and derived, by (set, year) then unit id.
+    groups: dict[tuple[str, int], tuple[catalog.CriteriaSet, dict[int, RowMapping]]] = {}
+    for _, w, unit, criteria_set in found:
+        groups.setdefault((w.set_code, w.year), (criteria_set, {}))[1][unit["id"]] = unit
+    values: dict[tuple[str, int], dict[int, dict[str, evaluation.Value]]] = {}
+    for (set_code, year), (criteria_set, group) in groups.items():
+        recorded = await ReportRepository(session).current_values(
+            list(group), set_code, year, criteria_set.extends
+        )
+        derived = await derived_values(session, criteria_set, year, list(group.values()))
+        by_unit = values[set_code, year] = {}
+        for unit_id in group:
+            unit_values: dict[str, evaluation.Value] = {}
+            if (columns := recorded.get(unit_id)) is not None:
+                bool_codes, bools, number_codes, numbers = columns
+                unit_values.update(zip(number_codes, numbers, strict=True))
+                unit_values.update(zip(bool_codes, bools, strict=True))
+            unit_values.update(derived.get(unit_id, {}))
+            by_unit[unit_id] = unit_values
+    # Revocation: who holds the set's title, and for districts their communes revoked, by
+    # (title, evaluation date).
+    holding: dict[tuple[str, date], set[int]] = {}
+    below: dict[tuple[str, date], set[int]] = {}
+    for _, w, unit, criteria_set in found:
+        day = evaluation_date(w.year, unit)
+        holding.setdefault((criteria_set.title, day), set()).add(unit["id"])
+        if criteria_set.level is catalog.Level.district:
+            below.setdefault((_commune_title(criteria_set), day), set()).add(unit["id"])
+    holders = {key: await titles.holds(sorted(ids), key[0], key[1]) for key, ids in holding.items()}
+    revoked = {
+        key: await titles.revoked_below(sorted(ids), "commune", key[0], key[1])
+        for key, ids in below.items()
+    }
+
+    for index, w, unit, criteria_set in found:
+        row = profile_rows.get(unit["id"])
+        profile = evaluation.UnitProfile(
+            region=row["region"] if row else None,
+            commune_group=row["commune_group"] if row else None,
+            specially_disadvantaged=bool(row and row["specially_disadvantaged"]),
+        )
+        result = evaluation.evaluate(
+            criteria_set, profile, w.year, values[w.set_code, w.year][unit["id"]],
+            basic_rule=basic_rule,
+        )  # fmt: skip
+        day = evaluation_date(w.year, unit)
+        communes = (
+            revoked[_commune_title(criteria_set), day].get(unit["id"], (0, 0))
+            if criteria_set.level is catalog.Level.district
+            else None
+        )
+        holds = unit["id"] in holders[criteria_set.title, day]
+        revocation = _revocation(criteria_set, result, holds, communes)
+        out[index] = _evaluation_out(unit, w.set_code, w.year, profile, result, revocation)
+    return [out[index] for index in range(len(wanted))]
+
+
+async def evaluate_unit(
+    session: AsyncSession,
+    code: str,
+    set_code: str,
+    year: int,
+    as_of: date | None,
+    basic_rule: evaluation.BasicallyMetRule | None = None,
+) -> schemas.EvaluationOut:
+    """The unit against the set for the year, explained indicator by indicator.
+
+    Derived indicators (shares of communes holding a title…) are computed from the recognised
+    titles this service holds (see `derived`)."""
+    wanted = _Wanted(code, set_code, year, as_of or default_as_of(year))
+    [result] = await _evaluations(session, [wanted], basic_rule)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 async def lookup_evaluations(
     session: AsyncSession, keys: list[schemas.EvaluationKey]
 ) -> list[schemas.EvaluationOut | None]:
     """Evaluations for many (unit, set, year) keys, in key order; unknown ones are null.
 
-    One evaluation after another: fine for a page of units; the set-wise path for whole
-    provinces is the criteria report."""
-    out: list[schemas.EvaluationOut | None] = []
-    for key in keys:
-        try:
-            out.append(await evaluate_unit(session, key.unit, key.set, key.year, key.as_of))
-        except (UnitNotFound, CriteriaSetNotFound):
-            out.append(None)
-    return out
+    Set-wise (see `_evaluations`): a page of units, or a whole district's, costs a few
+    statements, not a few per key."""
+    wanted = [_Wanted(k.unit, k.set, k.year, k.as_of or default_as_of(k.year)) for k in keys]
+    return [
+        None if isinstance(result, Exception) else result
+        for result in await _evaluations(session, wanted)
+    ]

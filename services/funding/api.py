@@ -6,10 +6,12 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from services.funding import service
 from services.funding.schemas import (
+    EXTERNAL_ID,
+    UNIT_CODE,
     AccountsOut,
     InKindKindOut,
     ReversalIn,
@@ -20,11 +22,12 @@ from services.funding.schemas import (
 )
 from shared import clock
 from shared.db import SessionDep
-from shared.errors import problem_responses
+from shared.errors import problem_responses, replay_response
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
-UnitCode = Annotated[str, Query(pattern=r"^\d{2,5}$", description="Official unit code")]
+UnitCode = Annotated[str, Query(pattern=UNIT_CODE, description="Official unit code")]
+CodePath = Annotated[str, Path(pattern=UNIT_CODE, description="Official unit code")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
 Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
 
@@ -43,7 +46,7 @@ async def in_kind_kinds(session: SessionDep) -> list[InKindKindOut]:
     "/transfers",
     status_code=status.HTTP_201_CREATED,
     summary="Post a transfer (idempotent on external_id)",
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(TransferOut), **problem_responses(404, 409, 422)},
 )
 async def post_transfer(
     body: TransferIn, session: SessionDep, response: Response, actor: Actor = None
@@ -55,10 +58,14 @@ async def post_transfer(
     return out
 
 
-@router.get("/transfers", summary="Transfers of a unit and everything below it, newest first")
+@router.get(
+    "/transfers",
+    summary="Transfers of a unit and everything below it, newest first",
+    responses=problem_responses(404, 422),
+)
 async def list_transfers(
     session: SessionDep,
-    unit: Annotated[str | None, Query(pattern=r"^\d{2,5}$")] = None,
+    unit: Annotated[str | None, Query(pattern=UNIT_CODE)] = None,
     as_of: AsOf = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
@@ -81,7 +88,9 @@ async def list_transfers(
     summary="A transfer by its external id",
     responses=problem_responses(404),
 )
-async def transfer_by_external_id(external_id: str, session: SessionDep) -> TransferOut:
+async def transfer_by_external_id(
+    external_id: Annotated[str, Path(pattern=EXTERNAL_ID)], session: SessionDep
+) -> TransferOut:
     return await service.get_transfer_by_external_id(session, external_id)
 
 
@@ -94,7 +103,7 @@ async def get_transfer(transfer_id: uuid.UUID, session: SessionDep) -> TransferO
     "/transfers/{transfer_id}/reversal",
     status_code=status.HTTP_201_CREATED,
     summary="Reverse a transfer (bút toán đảo): nothing is updated or deleted",
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(TransferOut), **problem_responses(404, 409, 422)},
 )
 async def reverse_transfer(
     transfer_id: uuid.UUID,
@@ -115,5 +124,5 @@ async def reverse_transfer(
     summary="A unit's ledger accounts with debits, credits and balances",
     responses=problem_responses(404),
 )
-async def unit_accounts(code: str, session: SessionDep, as_of: AsOf = None) -> AccountsOut:
+async def unit_accounts(code: CodePath, session: SessionDep, as_of: AsOf = None) -> AccountsOut:
     return await service.unit_accounts(session, code, as_of or clock.today())

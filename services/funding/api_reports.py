@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from services.funding import reports
+from services.funding.api import CodePath
 from services.funding.schemas.reports import FundingReportOut, SummaryLookupIn, SummaryLookupOut
 from shared.db import SessionDep
 from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["funding reports"])
 
-CodePath = Annotated[str, Path(pattern=r"^\d{2,5}$", description="Official unit code")]
 YearQuery = Annotated[int | None, Query(description="A calendar year, 2021–2030")]
 FromQuery = Annotated[
     date | None, Query(alias="from", description="First day of a month (default 2021-01-01)")

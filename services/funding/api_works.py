@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from services.funding import works
+from services.funding.api import CodePath
 from services.funding.schemas.works import (
     ConstructionDebtOut,
     ObligationIn,
@@ -23,12 +24,11 @@ from services.funding.schemas.works import (
 )
 from shared import clock
 from shared.db import SessionDep
-from shared.errors import problem_responses
+from shared.errors import problem_responses, replay_response
 from shared.replay import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["works and construction debt"])
 
-CodePath = Annotated[str, Path(pattern=r"^\d{2,5}$", description="Official unit code")]
 WorkId = Annotated[int, Path(ge=1, le=2**62, description="Work id")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
 Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
@@ -45,7 +45,7 @@ async def work_kinds() -> list[WorkKindOut]:
     "/units/{code}/works",
     status_code=status.HTTP_201_CREATED,
     summary="Record a work of a unit (idempotent on the unit and the work's code)",
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(WorkOut), **problem_responses(404, 409, 422)},
 )
 async def create_work(
     code: CodePath,
@@ -96,7 +96,7 @@ async def list_obligations(work_id: WorkId, session: SessionDep) -> list[Obligat
     "/works/{work_id}/obligations",
     status_code=status.HTTP_201_CREATED,
     summary="Record a contract value or an accepted volume on a work",
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(ObligationOut), **problem_responses(404, 409, 422)},
 )
 async def add_obligation(
     work_id: WorkId,
@@ -116,7 +116,7 @@ async def add_obligation(
     "/works/{work_id}/obligations/{obligation_id}/reversal",
     status_code=status.HTTP_201_CREATED,
     summary="Correct an obligation: records its opposite amount (at most once)",
-    responses=problem_responses(404, 409, 422),
+    responses={**replay_response(ObligationOut), **problem_responses(404, 409, 422)},
 )
 async def reverse_obligation(
     work_id: WorkId,
@@ -179,7 +179,10 @@ async def list_rates(
         "for ever: close it with `valid_to` and add a new one from a later `valid_from`. "
         "Periods of the same province and kind never overlap (409 `valuation.overlap`)."
     ),
-    responses=problem_responses(409, 422),
+    responses={
+        201: {"model": RateOut, "description": "A new period was created"},
+        **problem_responses(409, 422),
+    },
 )
 async def put_rate(
     province: ProvincePath,

@@ -28,6 +28,7 @@ from services.funding.domain.ledger import (
 from services.funding.models import TransferKind
 from services.funding.repository import LedgerRepository, ReferenceRepository, scope_of
 from services.funding.schemas import (
+    MAX_AMOUNT,
     AccountOut,
     AccountsOut,
     InKindKindOut,
@@ -39,7 +40,7 @@ from services.funding.schemas import (
 )
 from shared import clock
 from shared.errors import InvalidInput
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 
 log = logging.getLogger("ntm.funding")
 
@@ -141,11 +142,7 @@ async def list_transfers(
     try:
         key = (date.fromisoformat(after[0]), uuid.UUID(after[1])) if after is not None else None
     except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise InvalidInput(
-            "Con trỏ phân trang (cursor) không hợp lệ.",
-            "The pagination cursor is invalid.",
-            code="cursor.invalid",
-        ) from exc
+        raise invalid_cursor() from exc
     rows, total = await LedgerRepository(session).list_transfers(
         scope=scope,
         date_from=date_from,
@@ -454,6 +451,13 @@ async def _in_kind(
             "valuation.zero",
             "Giá trị quy đổi bằng 0 đồng.",
             "The valued amount rounds to 0 VND.",
+        )
+    if value > MAX_AMOUNT:  # as the import refuses it; beyond BIGINT it could not be stored
+        raise _bad(
+            "quantity",
+            "valuation.too_large",
+            "Giá trị quy đổi vượt quá giới hạn số tiền.",
+            "The valued amount exceeds the largest amount.",
         )
     return value
 

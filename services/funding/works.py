@@ -53,7 +53,7 @@ from services.funding.schemas.works import (
 from services.funding.service import resolve_unit
 from shared import clock
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
 from shared.vn import format_vn_number
 
 # Obligations from the earlier periods of the programme (2010–2020) may still be unpaid.
@@ -312,19 +312,7 @@ async def list_works(
     unit = await resolve_unit(session, code, as_of, field="code")
     after = decode_cursor(cursor)
     if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
-        raise InvalidInput(
-            "Con trỏ phân trang (cursor) không hợp lệ.",
-            "The pagination cursor is invalid.",
-            code="cursor.invalid",
-            errors=[
-                FieldError(
-                    field="cursor",
-                    code="cursor.invalid",
-                    message_vi="Con trỏ phân trang không hợp lệ.",
-                    message_en="The pagination cursor is invalid.",
-                )
-            ],
-        )
+        raise invalid_cursor()
     rows, total = await WorksRepository(session).works_page(unit, after_id=after, limit=limit)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -42,6 +42,8 @@ def make_http_client(
 
 class UpstreamClient:
     """Calls one service; turns its problem+json answers into GatewayErrors."""
+
+    max_batch = 1000  # keys of one batch lookup: the service's limit (422 beyond)
 
     def __init__(self, name: str, http: httpx.AsyncClient, *, retries: int = 1) -> None:
         self.name = name
@@ -87,6 +89,20 @@ class UpstreamClient:
             return orjson.loads(response.content)
         return self._raise(response)
 
+    async def lookup(
+        self, path: str, field: str, keys: list[Any], body: JSON | None = None, size: int = 0
+    ) -> list[Any]:
+        """POST a batch lookup answered in key order (`items`); more keys than the service takes
+        in one body (`size`, else `max_batch`) go in several bodies, sent concurrently."""
+        size = size or self.max_batch
+        answers = await asyncio.gather(
+            *(
+                self.request("POST", path, json={**(body or {}), field: keys[i : i + size]})
+                for i in range(0, len(keys), size)
+            )
+        )
+        return [item for answer in answers for item in answer["items"]]
+
     def _raise(self, response: httpx.Response) -> Any:
         try:
             problem = orjson.loads(response.content)
@@ -117,8 +133,7 @@ class UpstreamClient:
         )
 
 
-@dataclass(frozen=True)
-class ChildrenKey:
+class ChildrenKey(NamedTuple):
     code: str
     as_of: date
     level: str | None
@@ -129,46 +144,29 @@ class ChildrenKey:
 class CriteriaClient(UpstreamClient):
     """The criteria service's unit endpoints."""
 
+    max_batch = 2000
+
     def __init__(self, http: httpx.AsyncClient) -> None:
         super().__init__("criteria", http)
 
     async def lookup_units(self, keys: list[tuple[str, date]]) -> list[JSON | None]:
-        body = {"keys": [{"code": c, "as_of": d.isoformat()} for c, d in keys]}
-        items: list[JSON | None] = (await self.request("POST", "/v1/units/lookup", json=body))[
-            "items"
-        ]
-        return items
+        body = [{"code": c, "as_of": d.isoformat()} for c, d in keys]
+        return await self.lookup("/v1/units/lookup", "keys", body)
 
     async def lookup_children(self, keys: list[ChildrenKey]) -> list[JSON | None]:
-        body = {
-            "keys": [
-                {
-                    "code": k.code,
-                    "as_of": k.as_of.isoformat(),
-                    "level": k.level,
-                    "limit": k.limit,
-                    "cursor": k.cursor,
-                }
-                for k in keys
-            ]
-        }
-        items: list[JSON | None] = (
-            await self.request("POST", "/v1/units/children/lookup", json=body)
-        )["items"]
-        return items
+        body = [
+            {"code": k.code, "as_of": k.as_of.isoformat(), "level": k.level, "limit": k.limit,
+             "cursor": k.cursor}
+            for k in keys
+        ]  # fmt: skip
+        return await self.lookup("/v1/units/children/lookup", "keys", body)
 
     async def lookup_lineage(self, keys: list[tuple[str, date]]) -> list[JSON | None]:
-        body = {"keys": [{"code": c, "as_of": d.isoformat()} for c, d in keys]}
-        items: list[JSON | None] = (
-            await self.request("POST", "/v1/units/lineage/lookup", json=body)
-        )["items"]
-        return items
+        body = [{"code": c, "as_of": d.isoformat()} for c, d in keys]
+        return await self.lookup("/v1/units/lineage/lookup", "keys", body)
 
     async def lookup_criteria_sets(self, codes: list[str]) -> list[JSON | None]:
-        items: list[JSON | None] = (
-            await self.request("POST", "/v1/criteria-sets/lookup", json={"codes": codes})
-        )["items"]
-        return items
+        return await self.lookup("/v1/criteria-sets/lookup", "codes", codes, size=100)
 
     async def list_criteria_sets(self, level: str | None, active_on: date | None) -> list[JSON]:
         params = {"level": level, "active_on": active_on.isoformat() if active_on else None}
@@ -180,22 +178,12 @@ class CriteriaClient(UpstreamClient):
         return items
 
     async def lookup_evaluations(self, keys: list[tuple[str, date, str, int]]) -> list[JSON | None]:
-        body = {
-            "keys": [
-                {"unit": u, "as_of": d.isoformat(), "set": s, "year": y} for u, d, s, y in keys
-            ]
-        }
-        items: list[JSON | None] = (
-            await self.request("POST", "/v1/evaluations/lookup", json=body)
-        )["items"]
-        return items
+        body = [{"unit": u, "as_of": d.isoformat(), "set": s, "year": y} for u, d, s, y in keys]
+        return await self.lookup("/v1/evaluations/lookup", "keys", body)
 
     async def lookup_targets(self, keys: list[tuple[str, date, int]]) -> list[list[JSON] | None]:
-        body = {"keys": [{"unit": u, "as_of": d.isoformat(), "year": y} for u, d, y in keys]}
-        items: list[list[JSON] | None] = (
-            await self.request("POST", "/v1/targets/lookup", json=body)
-        )["items"]
-        return items
+        body = [{"unit": u, "as_of": d.isoformat(), "year": y} for u, d, y in keys]
+        return await self.lookup("/v1/targets/lookup", "keys", body)
 
     async def criteria_reports(
         self, keys: list[tuple[str, date, str, int]]
@@ -245,9 +233,10 @@ def _unknown_unit(code: str, day: date) -> GatewayError:
     )
 
 
-@dataclass(frozen=True)
-class FundingKey:
-    """One unit's funding summary: the unit (code, date) and the window (year | from/to)."""
+class FundingKey(NamedTuple):
+    """One unit's funding summary: the unit (code, date) and the window (year | from/to).
+    A tuple, not a frozen dataclass: a dashboard makes one per commune, and a frozen
+    dataclass costs twenty times as much to build."""
 
     code: str
     as_of: date
@@ -266,9 +255,10 @@ class FundingClient(UpstreamClient):
         super().__init__("funding", http)
 
     async def lookup_summaries(self, keys: list[FundingKey]) -> list[JSON | GatewayError]:
-        """One POST per distinct window (a query asks for one window, so usually one call),
-        concurrently; a key whose code names no funding unit fails only its own field."""
-        out: list[JSON | GatewayError] = [_no_funding_unit(k) for k in keys]
+        """One POST per distinct window (a query asks for one window, so usually one call) and
+        1,000 keys, concurrently; a key whose code names no funding unit fails only its own
+        field."""
+        out: list[JSON | GatewayError | None] = [None] * len(keys)
         windows: dict[tuple[int | None, date | None, date | None], list[int]] = {}
         for i, k in enumerate(keys):
             if FUNDING_UNIT_CODE.match(k.code):
@@ -276,25 +266,28 @@ class FundingClient(UpstreamClient):
 
         async def one(window: tuple[int | None, date | None, date | None], idx: list[int]) -> None:
             year, date_from, date_to = window
-            body: JSON = {"keys": [{"unit": keys[i].code, "as_of": keys[i].as_of.isoformat()}
-                                   for i in idx]}  # fmt: skip
+            body: JSON = {}
             if year is not None:
                 body["year"] = year
             if date_from is not None:
                 body["from"] = date_from.isoformat()
             if date_to is not None:
                 body["to"] = date_to.isoformat()
+            units = [{"unit": keys[i].code, "as_of": keys[i].as_of.isoformat()} for i in idx]
             try:
-                items = (await self.request("POST", "/v1/summaries/lookup", json=body))["items"]
+                items = await self.lookup("/v1/summaries/lookup", "keys", units, body)
             except GatewayError as exc:
                 for i in idx:
                     out[i] = exc
                 return
             for i, item in zip(idx, items, strict=True):
-                out[i] = item if item is not None else _no_funding_unit(keys[i])
+                out[i] = item
 
         await asyncio.gather(*(one(w, idx) for w, idx in windows.items()))
-        return out
+        return [
+            item if item is not None else _no_funding_unit(k)
+            for item, k in zip(out, keys, strict=True)
+        ]
 
     async def write(self, path: str, body: JSON) -> JSON:
         """POST a ledger write. Retrying it on a transport error is safe: every write carries
@@ -348,6 +341,8 @@ APPRAISAL_UNIT_CODE = re.compile(r"^\d{2,5}$")  # dossiers are opened on commune
 class AppraisalClient(UpstreamClient):
     """The appraisal service: dossiers read in batches, and its writes with the actor's headers."""
 
+    max_batch = 500
+
     def __init__(self, http: httpx.AsyncClient) -> None:
         super().__init__("appraisal", http)
 
@@ -372,8 +367,7 @@ class AppraisalClient(UpstreamClient):
         idx = [i for i, c in enumerate(codes) if APPRAISAL_UNIT_CODE.match(c)]
         if not idx:
             return out
-        body = {"units": [codes[i] for i in idx]}
-        items = (await self.request("POST", "/v1/dossiers/lookup", json=body))["items"]
+        items = await self.lookup("/v1/dossiers/lookup", "units", [codes[i] for i in idx])
         for i, item in zip(idx, items, strict=True):
             out[i] = item
         return out

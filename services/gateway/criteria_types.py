@@ -181,6 +181,33 @@ class CriterionResult:
     )
     indicators: list[IndicatorResult]
 
+    @classmethod
+    def from_json(cls, c: JSON) -> CriterionResult:
+        return cls(
+            number=c["number"],
+            name=c["name"],
+            met=c["met"] is True,
+            status=CriterionStatus.UNKNOWN
+            if c["met"] is None
+            else (CriterionStatus.MET if c["met"] else CriterionStatus.NOT_MET),
+            indicators_met=c["indicators_met"],
+            indicators_total=c["indicators_total"],
+            planning_label=c["planning_label"],
+            indicators=[
+                IndicatorResult(
+                    code=i["code"],
+                    name=i["name"],
+                    value=i["value"],
+                    threshold=i["threshold"],
+                    met=i["met"],
+                    missing=i["missing"],
+                    gap=i["gap"],
+                    verified=i["verified"],
+                )
+                for i in c["indicators"]
+            ],
+        )
+
 
 @strawberry.type(description="Đánh giá — a unit against a criteria set for a year")
 class Evaluation:
@@ -194,8 +221,14 @@ class Evaluation:
     indicators_total: int
     meets_standard: bool
     revocation_risk: bool
-    criteria: list[CriterionResult]
     set_code: strawberry.Private[str]
+    # the upstream's criteria, turned into objects only when a query asks for them (a
+    # dashboard of a province asks the counts of a thousand evaluations, 57 indicators each)
+    criteria_json: strawberry.Private[list[JSON]]
+
+    @strawberry.field
+    def criteria(self) -> list[CriterionResult]:
+        return [CriterionResult.from_json(c) for c in self.criteria_json]
 
     @strawberry.field
     async def criteria_set(self, info: Info[Context, None]) -> CriteriaSet:
@@ -217,33 +250,7 @@ class Evaluation:
             meets_standard=item["meets_standard"],
             revocation_risk=item["revocation_risk"],
             set_code=item["criteria_set"],
-            criteria=[
-                CriterionResult(
-                    number=c["number"],
-                    name=c["name"],
-                    met=c["met"] is True,
-                    status=CriterionStatus.UNKNOWN
-                    if c["met"] is None
-                    else (CriterionStatus.MET if c["met"] else CriterionStatus.NOT_MET),
-                    indicators_met=c["indicators_met"],
-                    indicators_total=c["indicators_total"],
-                    planning_label=c["planning_label"],
-                    indicators=[
-                        IndicatorResult(
-                            code=i["code"],
-                            name=i["name"],
-                            value=i["value"],
-                            threshold=i["threshold"],
-                            met=i["met"],
-                            missing=i["missing"],
-                            gap=i["gap"],
-                            verified=i["verified"],
-                        )
-                        for i in c["indicators"]
-                    ],
-                )
-                for c in item["criteria"]
-            ],
+            criteria_json=item["criteria"],
         )
 
 

@@ -161,13 +161,42 @@ class SummaryPart:
     printed: str
 
 
+def _by_source(root: strawberry.Parent[FundingSummary]) -> list[SourceAmount]:
+    return [SourceAmount.from_json(s) for s in root.item["by_source"]]
+
+
+def _in_kind(root: strawberry.Parent[FundingSummary]) -> list[InKindQuantity]:
+    return [InKindQuantity.from_json(k) for k in root.item["in_kind"]]
+
+
+def _by_group(root: strawberry.Parent[FundingSummary]) -> list[GroupAmount]:
+    return [GroupAmount.from_json(g) for g in root.item["by_group"]]
+
+
+def _summary_parts(root: strawberry.Parent[FundingSummary]) -> list[SummaryPart]:
+    return [
+        SummaryPart(
+            label=p["label"],
+            sources=p["sources"],
+            amount=p["amount"],
+            share_bp=p["share_bp"],
+            share_vi=p["share_vi"],
+            printed=p["printed"],
+        )
+        for p in root.item["summary_parts"]
+    ]
+
+
 @strawberry.type(description="Huy động nguồn lực — a unit and everything below it, in a window")
 class FundingSummary:
+    """The lists are turned into objects only when a query asks for them: a dashboard asks the
+    totals of a thousand units."""
+
     total: BigInt = strawberry.field(description="Mobilised (received) in the window")
     cumulative: BigInt = strawberry.field(description="Since 2021-01-01 to the window's end")
-    by_source: list[SourceAmount]
-    in_kind: list[InKindQuantity]
-    by_group: list[GroupAmount]
+    by_source: list[SourceAmount] = strawberry.field(resolver=_by_source)
+    in_kind: list[InKindQuantity] = strawberry.field(resolver=_in_kind)
+    by_group: list[GroupAmount] = strawberry.field(resolver=_by_group)
     pledged: BigInt
     pledged_outstanding: BigInt = strawberry.field(description="Pledges not yet received")
     disbursed: BigInt
@@ -177,22 +206,21 @@ class FundingSummary:
     cumulative_trieu: str
     cumulative_ty: str
     summary_vi: str = strawberry.field(description="The paragraph, as a district office writes")
-    summary_parts: list[SummaryPart]
+    summary_parts: list[SummaryPart] = strawberry.field(resolver=_summary_parts)
     window_from: date
     window_to: date
     window_label: str
     edition: str = strawberry.field(
         description="`2025`: includes the history of the legacy units that passed into it"
     )
+    item: strawberry.Private[JSON]  # the upstream's summary
 
     @classmethod
     def from_json(cls, item: JSON) -> FundingSummary:
+        window = item["window"]
         return cls(
             total=item["total"],
             cumulative=item["cumulative"],
-            by_source=[SourceAmount.from_json(s) for s in item["by_source"]],
-            in_kind=[InKindQuantity.from_json(k) for k in item["in_kind"]],
-            by_group=[GroupAmount.from_json(g) for g in item["by_group"]],
             pledged=item["pledged"],
             pledged_outstanding=item["pledged_outstanding"],
             disbursed=item["disbursed"],
@@ -202,21 +230,11 @@ class FundingSummary:
             cumulative_trieu=item["cumulative_trieu"],
             cumulative_ty=item["cumulative_ty"],
             summary_vi=item["summary_vi"],
-            summary_parts=[
-                SummaryPart(
-                    label=p["label"],
-                    sources=p["sources"],
-                    amount=p["amount"],
-                    share_bp=p["share_bp"],
-                    share_vi=p["share_vi"],
-                    printed=p["printed"],
-                )
-                for p in item["summary_parts"]
-            ],
-            window_from=date.fromisoformat(item["window"]["from"]),
-            window_to=date.fromisoformat(item["window"]["to"]),
-            window_label=item["window"]["label_vi"],
+            window_from=date.fromisoformat(window["from"]),
+            window_to=date.fromisoformat(window["to"]),
+            window_label=window["label_vi"],
             edition=item["edition"],
+            item=item,
         )
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.criteria.domain.catalog import REGIONS, Comparator, CriteriaSet, Kind
+from services.criteria.domain.catalog import REGIONS, Comparator, CriteriaSet, Indicator, Kind
 from services.criteria.domain.evaluation import (
     UnitProfile,
     Value,
@@ -319,6 +319,73 @@ def evaluator_or_error(
         return f"{exc.code}: {exc.expected}"
 
 
+DECIMALS: st.SearchStrategy[Decimal] = st.decimals(
+    min_value=-5, max_value=150, places=1, allow_nan=False
+) | st.integers(0, 150).map(Decimal)
+ODD_NUMBERS: st.SearchStrategy[Decimal] = st.sampled_from(
+    [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("sNaN")]
+)
+PROFILES: st.SearchStrategy[UnitProfile] = st.builds(
+    UnitProfile,
+    region=st.sampled_from([None, *REGIONS]),
+    commune_group=st.sampled_from([None, "1", "2", "3"]),
+    specially_disadvantaged=st.booleans(),
+)
+
+
+def near_thresholds(indicator: Indicator) -> st.SearchStrategy[Decimal]:
+    """Numbers at, just below and just above any of the indicator's thresholds (those of
+    every region, group and year), where comparators and the choice of threshold matter."""
+    edges = sorted(
+        {
+            t.value + step
+            for t in indicator.thresholds
+            if not isinstance(t.value, bool)
+            for step in (Decimal("-0.1"), Decimal(0), Decimal("0.1"))
+        }
+    )
+    return st.sampled_from(edges) | DECIMALS if edges else DECIMALS
+
+
+def right_value(indicator: Indicator) -> st.SearchStrategy[bool | Decimal]:
+    """A value of the type the indicator's kind takes (either for a derived one)."""
+    if indicator.kind is Kind.boolean:
+        return st.booleans()
+    if indicator.kind is Kind.derived:
+        return st.booleans() | near_thresholds(indicator)
+    return near_thresholds(indicator)
+
+
+def any_value() -> st.SearchStrategy[bool | Decimal | None]:
+    """A value of either type, now and then not finite, or none."""
+    return st.none() | st.booleans() | DECIMALS | ODD_NUMBERS
+
+
+def columns_of(
+    values: dict[str, bool | Decimal | None], order: list[str]
+) -> tuple[tuple[str, ...], list[bool], tuple[str, ...], list[Decimal]]:
+    """The values as `SetEvaluator.outcome_of` takes them, codes in the given order."""
+    bool_codes = tuple(c for c in order if isinstance(values[c], bool))
+    number_codes = tuple(c for c in order if isinstance(values[c], Decimal))
+    return (
+        bool_codes,
+        [cast(bool, values[c]) for c in bool_codes],
+        number_codes,
+        [cast(Decimal, values[c]) for c in number_codes],
+    )
+
+
+def columns_or_error(
+    evaluator: SetEvaluator,
+    profile: UnitProfile,
+    columns: tuple[tuple[str, ...], list[bool], tuple[str, ...], list[Decimal]],
+) -> UnitOutcome | str:
+    try:
+        return evaluator.outcome_of(profile, *columns)
+    except ValueTypeError as exc:
+        return f"{exc.code}: {exc.expected}"
+
+
 class TestSetEvaluator:
     @settings(max_examples=300, deadline=None)
     @given(data=st.data())
@@ -340,6 +407,68 @@ class TestSetEvaluator:
         assert evaluator_or_error(evaluator, profile, values) == expected
         # the plan cached for this profile gives the same answer again
         assert evaluator_or_error(evaluator, profile, values) == expected
+
+    @settings(max_examples=300, deadline=None)
+    @given(data=st.data())
+    def test_values_in_columns_agree_with_the_engine_whatever_their_types_and_order(
+        self, data: st.DataObject
+    ) -> None:
+        """The report's path: values in columns, in any order, wrong-typed or not finite now
+        and then, with codes the set does not have."""
+        criteria_set = data.draw(st.sampled_from(all_sets()), label="set")
+        profile = data.draw(PROFILES, label="profile")
+        year = data.draw(st.integers(2020, 2027), label="year")
+        values: dict[str, bool | Decimal | None] = {
+            i.code: data.draw(st.none() | right_value(i), label=i.code)
+            for c in criteria_set.criteria
+            for i in c.indicators
+        }
+        # values under codes the set does not have, and a few spoiled (wrong type, not
+        # finite, gone)
+        for code in data.draw(st.lists(st.sampled_from(["0.1", "99.9", "30.30"]), unique=True)):
+            values[code] = data.draw(st.booleans() | DECIMALS, label=f"unknown {code}")
+        for code in data.draw(st.lists(st.sampled_from(list(values)), max_size=3, unique=True)):
+            values[code] = data.draw(any_value(), label=f"spoiled {code}")
+        order = data.draw(st.permutations([c for c, v in values.items() if v is not None]))
+        evaluator = SetEvaluator(criteria_set, year)
+        expected = engine_or_error(criteria_set, profile, year, dict(values))
+        assert columns_or_error(evaluator, profile, columns_of(values, order)) == expected
+        assert evaluator_or_error(evaluator, profile, dict(values)) == expected
+
+    @settings(max_examples=100, deadline=None)
+    @given(data=st.data())
+    def test_units_sharing_code_tuples_are_each_judged_on_their_own_values_and_profile(
+        self, data: st.DataObject
+    ) -> None:
+        """As in a report: one evaluator, many units, the same code tuple objects (the layout
+        is found again by identity), profiles and values differing from unit to unit."""
+        criteria_set = data.draw(st.sampled_from(all_sets()), label="set")
+        year = data.draw(st.integers(2020, 2027), label="year")
+        indicators = [i for c in criteria_set.criteria for i in c.indicators]
+        present = data.draw(
+            st.lists(st.sampled_from(indicators), unique_by=lambda i: i.code), label="present"
+        )
+        kinds = {
+            i.code: isinstance(data.draw(right_value(i), label=f"kind {i.code}"), bool)
+            for i in present
+        }
+        by_code = {i.code: i for i in present}
+        bool_codes = tuple(code for code, is_bool in kinds.items() if is_bool)
+        number_codes = tuple(code for code, is_bool in kinds.items() if not is_bool)
+        evaluator = SetEvaluator(criteria_set, year)
+        for n in range(data.draw(st.integers(1, 6), label="units")):
+            profile = data.draw(PROFILES, label=f"profile {n}")
+            bools = [data.draw(st.booleans()) for _ in bool_codes]
+            numbers = [data.draw(near_thresholds(by_code[code])) for code in number_codes]
+            values: dict[str, Value | None] = dict(zip(bool_codes, bools, strict=True))
+            values.update(zip(number_codes, numbers, strict=True))
+            expected = engine_or_error(criteria_set, profile, year, values)
+            columns = (bool_codes, bools, number_codes, numbers)
+            assert columns_or_error(evaluator, profile, columns) == expected
+
+    def test_columns_of_unequal_lengths_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="exactly one value"):
+            SetEvaluator(xa_ntm(), YEAR).outcome_of(PROFILE, ("1.1", "2.1"), [True], (), [])
 
     def test_a_wrong_typed_value_raises_as_the_engine_does(self) -> None:
         evaluator = SetEvaluator(xa_ntm(), YEAR)

@@ -10,6 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from shared.db import Database
+from tests.criteria.test_report_domain import THIRTEEN
+from tests.criteria.test_reports_api import TWELVE, VARIANT, counting_statements, give_values
+from tests.criteria.test_titles_and_derived import event
 
 COMMUNE = "15592"  # Xã Xuân Minh, Thọ Xuân, Thanh Hóa (pre-2025)
 AS_OF = "2023-05-19"
@@ -206,3 +209,101 @@ class TestEvaluation:
         )
         assert no_set.json()["code"] == "criteria_set.not_found"
         assert no_unit.json()["code"] == "unit.not_found"
+
+
+async def lookup(criteria: httpx.AsyncClient, keys: list[dict[str, Any]]) -> list[Any]:
+    response = await criteria.post("/v1/evaluations/lookup", json={"keys": keys})
+    assert response.status_code == 200, response.text
+    items: list[Any] = response.json()["items"]
+    assert len(items) == len(keys)
+    return items
+
+
+def commune_keys(codes: list[str]) -> list[dict[str, Any]]:
+    """Each commune against the national set and against Thanh Hóa's variant, in 2023."""
+    return [
+        {"unit": code, "set": set_code, "year": 2023, "as_of": AS_OF}
+        for code in codes
+        for set_code in (SET, "xa-ntm-2021@38")
+    ]
+
+
+@pytest.fixture
+async def district_395(criteria: httpx.AsyncClient) -> list[str]:
+    """Twelve communes of district 395 with values for 2023 (one, Tây Hồ, without any), a
+    province variant with an indicator of its own recorded for Xuân Minh, which also holds
+    the NTM title; Xuân Lai held it and lost it in 2024. Xuân Minh has two values for 2022.
+    Returns the communes' codes."""
+    await give_values(criteria, TWELVE)
+    put = await criteria.put("/v1/criteria-sets/xa-ntm-2021/variants/38", json=VARIANT)
+    assert put.status_code == 200, put.text
+    own = row("3.9", True) | {"set": "xa-ntm-2021@38"}
+    earlier = [row("3.1", "60", year=2022), row("3.2", True, year=2022)]
+    assert (await criteria.post("/v1/indicator-values", json={"values": [own]})).is_success
+    assert (await criteria.post("/v1/indicator-values", json={"values": earlier})).is_success
+    events = [
+        event("15592", "xa-ntm"),
+        event("15583", "xa-ntm"),
+        event(
+            "15583",
+            "xa-ntm",
+            "recognition.revoked",
+            decision={"number": "9/QĐ-UBND", "date": "2024-03-01"},
+        ),
+    ]
+    for body in events:
+        assert (await criteria.post("/v1/events/titles", json=body)).is_success
+    return [code for code, *_ in THIRTEEN]
+
+
+class TestEvaluationLookup:
+    async def test_a_batch_answers_each_key_as_a_lookup_of_that_key_alone(
+        self, criteria: httpx.AsyncClient, district_395: list[str]
+    ) -> None:
+        keys = [
+            *commune_keys(district_395),
+            {"unit": "15592", "set": SET, "year": 2022},  # another year, the default date
+            {"unit": "15592", "set": SET, "year": 2024},  # its title held
+            {"unit": "395", "set": "huyen-ntm-2021", "year": 2023, "as_of": AS_OF},
+            {"unit": "395", "set": "huyen-ntm-2021", "year": 2024},  # a commune revoked
+            {"unit": "99999", "set": SET, "year": 2023},  # no such unit
+            {"unit": "15592", "set": "xa-ntm-1999", "year": 2023},  # no such set
+            {"unit": "15592", "set": SET, "year": 2023, "as_of": AS_OF},  # asked twice
+        ]
+        batch = await lookup(criteria, keys)
+        for key, item in zip(keys, batch, strict=True):
+            assert [item] == await lookup(criteria, [key]), key
+        # what the batch holds: every kind of answer
+        assert batch[-3:-1] == [None, None]
+        assert batch[-1] == batch[0]
+        assert {i["indicators_total"] for i in batch[:-3]} == {57, 58, 37}
+        assert any(i["revocation"]["holds_title"] for i in batch[:-3])
+        district_2024 = batch[-4]
+        assert district_2024["revocation"]["communes_revoked_share"] == pytest.approx(1 / 30)
+        assert any(i["indicators_missing"] == i["indicators_total"] for i in batch[:-3])
+        of_2022, of_2024 = batch[len(district_395) * 2 : len(district_395) * 2 + 2]
+        assert (of_2022["year"], of_2022["indicators_missing"]) == (2022, 55)
+        assert (of_2024["year"], of_2024["indicators_missing"]) == (2024, 57)
+
+    async def test_a_batch_answers_as_the_explained_evaluation_of_each_unit(
+        self, criteria: httpx.AsyncClient, district_395: list[str]
+    ) -> None:
+        keys = commune_keys(district_395[:4])
+        for key, item in zip(keys, await lookup(criteria, keys), strict=True):
+            single = await criteria.get(
+                f"/v1/units/{key['unit']}/evaluation",
+                params={"set": key["set"], "year": key["year"], "as_of": key["as_of"]},
+            )
+            assert item == single.json()
+
+    async def test_the_statements_of_a_batch_do_not_grow_with_its_keys(
+        self, criteria: httpx.AsyncClient, db: Database, district_395: list[str]
+    ) -> None:
+        with counting_statements(db) as few:
+            await lookup(criteria, commune_keys(district_395[:2]))
+        with counting_statements(db) as many:
+            await lookup(criteria, commune_keys(district_395))
+        assert len(few) == len(many)
+        # units, sets, profiles; per set and year: the current values; per title and date:
+        # who holds it
+        assert len(many) == 6, many

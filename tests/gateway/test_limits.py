@@ -11,10 +11,11 @@ import pytest
 from fastapi import FastAPI
 
 from services.gateway.limits import RateLimiter
+from shared.auth import local_key
 from shared.errors import PROBLEM_JSON
 from shared.settings import Settings
-from tests.conftest import auth_headers
-from tests.gateway.served import Gateway, gateway
+from tests.conftest import AUTH_SETTINGS, auth_headers
+from tests.gateway.served import Gateway, gateway, over_http
 
 DISTRICT = "395"  # Huyện Thọ Xuân, Thanh Hóa: 30 communes in 2023
 
@@ -178,6 +179,21 @@ class TestDocumentLimits:
         assert fine == {"data": {"unit": {"a": "Tỉnh Thanh Hóa", "parent": None}}}
 
 
+@pytest.fixture
+async def production_jwks() -> AsyncIterator[str]:
+    """A JWKS URL, served over HTTP, publishing the run's local key: production needs an
+    identity provider's keys, and the tests' tokens are signed with that key."""
+    idp = FastAPI()
+    keys = local_key(AUTH_SETTINGS.auth_key_path).jwks()
+
+    @idp.get("/jwks.json")
+    async def jwks() -> dict[str, list[dict[str, str]]]:
+        return keys
+
+    async with over_http(idp) as base:
+        yield f"{base}/jwks.json"
+
+
 class TestIntrospectionAndGraphiQL:
     async def test_on_by_default_outside_production(self, gw: Gateway) -> None:
         body = (await gw.post("{ __schema { queryType { name } } }")).json()
@@ -187,9 +203,11 @@ class TestIntrospectionAndGraphiQL:
         assert "graphiql" in page.text.lower()
 
     async def test_off_by_default_in_production(
-        self, settings: Settings, criteria_app: FastAPI
+        self, settings: Settings, criteria_app: FastAPI, production_jwks: str
     ) -> None:
-        async with gateway(settings, criteria_app, env="production") as gw:
+        async with gateway(
+            settings, criteria_app, env="production", auth_jwks_url=production_jwks
+        ) as gw:
             for query in ("{ __schema { types { name } } }", '{ __type(name: "Unit") { name } }'):
                 error = only_error(await gw.post(query))
                 assert error["extensions"]["code"] == "INTROSPECTION_DISABLED"
@@ -199,10 +217,15 @@ class TestIntrospectionAndGraphiQL:
             assert page.status_code == 404
 
     async def test_production_may_switch_them_back_on(
-        self, settings: Settings, criteria_app: FastAPI
+        self, settings: Settings, criteria_app: FastAPI, production_jwks: str
     ) -> None:
         async with gateway(
-            settings, criteria_app, env="production", graphql_introspection=True, graphiql=True
+            settings,
+            criteria_app,
+            env="production",
+            auth_jwks_url=production_jwks,
+            graphql_introspection=True,
+            graphiql=True,
         ) as gw:
             body = (await gw.post("{ __schema { queryType { name } } }")).json()
             assert body["data"]["__schema"]["queryType"]["name"] == "Query"

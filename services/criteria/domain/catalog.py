@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
+from shared.validation import NoNul, PgText
+
 REGIONS = ("TDMNPB", "DBSH", "BTB", "DHNTB", "TN", "DNB", "DBSCL")
 REGION_NAMES = {
     "TDMNPB": "Trung du và miền núi phía Bắc",
@@ -68,9 +70,9 @@ class Derivation(BaseModel):
 
     rule: DerivedRule
     level: Level | None = None  # for rules over units below
-    title: str | None = None  # title code, e.g. "xa-ntm", "xa-ntm-nang-cao", "thon-thong-minh"
-    set: str | None = None  # for ratio_to_indicator: the set whose threshold is the base
-    indicator: str | None = None  # for ratio_to_indicator: that set's indicator code
+    title: PgText | None = None  # title code, e.g. "xa-ntm", "xa-ntm-nang-cao", "thon-thong-minh"
+    set: PgText | None = None  # for ratio_to_indicator: the set whose threshold is the base
+    indicator: PgText | None = None  # for ratio_to_indicator: that set's indicator code
 
 
 # A YAML `1` must stay the number 1 (e.g. "at least 1 smart village"), never `true`: booleans
@@ -96,16 +98,18 @@ class Indicator(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: IndicatorCode
-    name: str = Field(min_length=1)
-    name_en: str | None = None
+    name: Annotated[str, Field(min_length=1), NoNul]
+    name_en: PgText | None = None
     kind: Kind
-    unit: str | None = None  # "%", "triệu đồng/người/năm", "m2/người"…
+    unit: PgText | None = None  # "%", "triệu đồng/người/năm", "m2/người"…
     comparator: Comparator = Comparator.ge
     thresholds: list[Threshold] = Field(min_length=1)
     derived: Derivation | None = None
-    sector: str | None = None  # responsible department, overrides the criterion's
+    sector: PgText | None = None  # responsible department, overrides the criterion's
     verified: bool
-    source: str = Field(min_length=1, description="Legal source or why the value is unverified")
+    source: Annotated[
+        str, Field(min_length=1, description="Legal source or why the value is unverified"), NoNul
+    ]
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -204,7 +208,7 @@ class IndicatorOverride(BaseModel):
     code: IndicatorCode
     thresholds: list[Threshold] = Field(min_length=1)
     verified: bool
-    source: str = Field(min_length=1)
+    source: Annotated[str, Field(min_length=1), NoNul]
 
 
 class AddedIndicator(BaseModel):
@@ -220,8 +224,8 @@ class VariantSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300)
-    legal_basis: str = Field(min_length=1, max_length=500)
+    name: Annotated[str, Field(min_length=1, max_length=300), NoNul]
+    legal_basis: Annotated[str, Field(min_length=1, max_length=500), NoNul]
     valid_from: date | None = None
     valid_to: date | None = None
     overrides: list[IndicatorOverride] = Field(default_factory=list, max_length=500)

@@ -35,7 +35,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from itertools import compress, repeat
+from typing import Any, Final, cast
 
 from services.criteria.domain.catalog import Comparator, CriteriaSet, Kind, ThresholdScheme
 from services.criteria.domain.evaluation import (
@@ -129,6 +130,12 @@ _COMPARE: Final[dict[Comparator, Callable[[Decimal, Decimal], bool]]] = {
     Comparator.eq: operator.eq,
 }
 
+_LAYOUTS_KEPT: Final = 4096
+"""Layouts remembered by one evaluator; a report's units share a handful (those with every
+value recorded share one), so this bound only matters to a caller feeding random shapes."""
+
+_FINITE: Final = Decimal.is_finite
+
 
 def _wants_bool(kind: Kind, expected: Value | None) -> bool | None:
     """The engine's type rule: booleans for boolean indicators, exact numbers for numbers and
@@ -140,6 +147,33 @@ def _wants_bool(kind: Kind, expected: Value | None) -> bool | None:
     return False
 
 
+def _ignored(value: object, expected: object) -> None:
+    """The comparison of a value that is not compared: its code is not in the set, or no
+    threshold applies to it (its criterion is then unknown unless another indicator fails)."""
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What a unit's values mean, for one threshold key, when they arrive as a given tuple of
+    boolean codes and a given tuple of numeric codes. Everything is aligned with the values as
+    they arrive (booleans, then numbers): each value's comparison (`_ignored` for one not
+    compared), threshold and criterion position (-1 for one not compared). `statuses` is each
+    criterion's status when nothing compared fails (None where an indicator is missing or has
+    no threshold, else True); `failed` remembers the statuses for each combination of failing
+    criteria seen."""
+
+    bool_compare: tuple[Callable[[Any, Any], bool | None], ...]
+    bool_expected: tuple[Value | None, ...]
+    number_compare: tuple[Callable[[Any, Any], bool | None], ...]
+    number_expected: tuple[Value | None, ...]
+    bools_by_equality: bool
+    criterion_of: tuple[int, ...]
+    statuses: tuple[bool | None, ...]
+    missing: int
+    failed: dict[tuple[int, ...], tuple[bool | None, ...]]
+
+
 class SetEvaluator:
     """Evaluates many units against one set and year, counting only: the same statuses and
     counts as `evaluation.evaluate` (a property test holds them equal), without building a
@@ -147,26 +181,40 @@ class SetEvaluator:
 
     The full engine builds an explained result for each of the 57 indicators of each unit
     (display texts, gaps): about 0.6 ms a commune, 600 ms for a province of 1,000. A report
-    needs only each criterion's status and the indicator counts, so thresholds are selected
-    once per profile (with the engine's `select_threshold`) and each value is compared the
-    way the engine compares it: 10–20 µs a commune. Wrong-typed values raise the engine's
-    `ValueTypeError`. A change to the engine's rules must be made here too; the property test
-    `TestSetEvaluator` in tests/criteria/test_report_domain.py fails until it is."""
+    needs only each criterion's status and the indicator counts. Thresholds are selected once
+    per threshold key (region or commune group) with the engine's `select_threshold`; then,
+    once per *layout* (which codes hold a boolean and which a number: the units of a report
+    share a handful), each arriving value's comparison, threshold and criterion are laid out,
+    so that a unit costs a few calls that loop in C (`map`, `list.count`, `list.index`) rather
+    than a Python loop over its 57 values: a few µs a commune. Anything out of the ordinary
+    (a value of the wrong type, a non-finite number, an int) takes the checked
+    indicator-by-indicator path, which raises the engine's `ValueTypeError` for the indicator
+    the engine names. A change to the engine's rules must be made here too; the property
+    tests `TestSetEvaluator` in tests/criteria/test_report_domain.py fail until it is."""
 
     def __init__(self, criteria_set: CriteriaSet, year: int) -> None:
         self.criteria_set = criteria_set
         self.year = year
         self.indicators_total = criteria_set.indicator_count
+        self._region_scheme = criteria_set.threshold_scheme is ThresholdScheme.region
         self._plans: dict[str | None, tuple[tuple[_Planned, ...], ...]] = {}
+        self._layouts: dict[
+            tuple[str | None, tuple[str, ...], tuple[str, ...]], _Layout | None
+        ] = {}
+        # the last layout used, found again by identity: the report's units share code tuples
+        self._last: tuple[tuple[str, ...], tuple[str, ...], str | None, _Layout | None] | None
+        self._last = None
+
+    def _key(self, profile: UnitProfile) -> str | None:
+        if self._region_scheme:
+            return profile.effective_region
+        return profile.commune_group
 
     def _plan(self, profile: UnitProfile) -> tuple[tuple[_Planned, ...], ...]:
-        scheme = self.criteria_set.threshold_scheme
-        if scheme is ThresholdScheme.region:
-            key = profile.effective_region
-        else:
-            key = profile.commune_group
+        key = self._key(profile)
         plan = self._plans.get(key)
         if plan is None:
+            scheme = self.criteria_set.threshold_scheme
             criteria: list[tuple[_Planned, ...]] = []
             for criterion in self.criteria_set.criteria:
                 planned: list[_Planned] = []
@@ -188,8 +236,151 @@ class SetEvaluator:
             plan = self._plans[key] = tuple(criteria)
         return plan
 
+    def _layout(
+        self, profile: UnitProfile, bool_codes: tuple[str, ...], number_codes: tuple[str, ...]
+    ) -> _Layout | None:
+        """The layout of these codes for the profile's thresholds; None when some value has
+        the wrong type for its indicator (or a code comes twice): the checked path then
+        raises (or decides) as the engine does."""
+        key = self._key(profile)
+        last = self._last
+        if (
+            last is not None
+            and last[0] is bool_codes
+            and last[1] is number_codes
+            and last[2] == key
+        ):
+            return last[3]
+        cache_key = (key, bool_codes, number_codes)
+        if cache_key in self._layouts:
+            layout = self._layouts[cache_key]
+        else:
+            layout = self._lay_out(profile, bool_codes, number_codes)
+            if len(self._layouts) >= _LAYOUTS_KEPT:
+                self._layouts.clear()
+            self._layouts[cache_key] = layout
+        self._last = (bool_codes, number_codes, key, layout)
+        return layout
+
+    def _lay_out(
+        self, profile: UnitProfile, bool_codes: tuple[str, ...], number_codes: tuple[str, ...]
+    ) -> _Layout | None:
+        arriving = [*bool_codes, *number_codes]
+        position = {code: index for index, code in enumerate(arriving)}
+        if len(position) != len(arriving):
+            return None
+        compare: list[Callable[[Any, Any], bool | None]] = [_ignored] * len(arriving)
+        expected_values: list[Value | None] = [None] * len(arriving)
+        criterion_of = [-1] * len(arriving)
+        statuses: list[bool | None] = []
+        missing = 0
+        for number, planned in enumerate(self._plan(profile)):
+            status: bool | None = True
+            for code, wants_bool, expected, compare_with in planned:
+                index = position.get(code)
+                if index is None:
+                    missing += 1
+                    status = None
+                    continue
+                if wants_bool is not None and wants_bool is not (index < len(bool_codes)):
+                    return None  # a value of the wrong type
+                if expected is None:
+                    status = None
+                    continue
+                compare[index] = compare_with
+                expected_values[index] = expected
+                criterion_of[index] = number
+            statuses.append(status)
+        split = len(bool_codes)
+        return _Layout(
+            bool_compare=tuple(compare[:split]),
+            bool_expected=tuple(expected_values[:split]),
+            number_compare=tuple(compare[split:]),
+            number_expected=tuple(expected_values[split:]),
+            # booleans all compared with their threshold by equality (the usual case): the
+            # comparisons need no `operator.call`
+            bools_by_equality=all(c is operator.eq for c in compare[:split]),
+            criterion_of=tuple(criterion_of),
+            statuses=tuple(statuses),
+            missing=missing,
+            failed={},
+        )
+
     def outcome(self, profile: UnitProfile, values: Mapping[str, Value | None]) -> UnitOutcome:
         """The unit's outcome; `values` as `evaluation.evaluate` takes them."""
+        bool_codes: list[str] = []
+        bools: list[bool] = []
+        number_codes: list[str] = []
+        numbers: list[Decimal] = []
+        for code, raw in values.items():
+            kind = type(raw)
+            if kind is bool:
+                bool_codes.append(code)
+                bools.append(cast(bool, raw))
+            elif kind is Decimal:
+                number_codes.append(code)
+                numbers.append(cast(Decimal, raw))
+            elif raw is not None:  # an int to convert, or a value of no accepted type
+                return self._checked_outcome(profile, values)
+        return self.outcome_of(profile, tuple(bool_codes), bools, tuple(number_codes), numbers)
+
+    def outcome_of(
+        self,
+        profile: UnitProfile,
+        bool_codes: tuple[str, ...],
+        bools: Sequence[bool],
+        number_codes: tuple[str, ...],
+        numbers: Sequence[Decimal],
+    ) -> UnitOutcome:
+        """The unit's outcome from its values in columns, as the report reads them: the codes
+        holding booleans and those booleans, the codes holding numbers and those numbers
+        (codes not in the set are ignored, as the engine ignores them). Units passing the
+        same code tuples (the same objects) reuse their layout without hashing the codes."""
+        if len(bools) != len(bool_codes) or len(numbers) != len(number_codes):
+            raise ValueError("each code needs exactly one value")
+        layout = self._layout(profile, bool_codes, number_codes)
+        if layout is None or not all(map(_FINITE, numbers)):
+            values: dict[str, Value | None] = dict(zip(number_codes, numbers, strict=True))
+            values.update(zip(bool_codes, bools, strict=True))
+            return self._checked_outcome(profile, values)
+        if layout.bools_by_equality:
+            met = list(map(operator.eq, bools, layout.bool_expected))
+        else:
+            met = list(map(operator.call, layout.bool_compare, bools, layout.bool_expected))
+        met += map(operator.call, layout.number_compare, numbers, layout.number_expected)
+        failures = met.count(False)
+        if failures:
+            # a few failures among 57: found by list.index (only False equals False here)
+            criterion_of = layout.criterion_of
+            failing: list[int] = []
+            index = -1
+            for _ in range(failures):
+                index = met.index(False, index + 1)
+                failing.append(criterion_of[index])
+            key = tuple(failing)
+            criteria = layout.failed.get(key)
+            if criteria is None:
+                statuses = list(layout.statuses)
+                for number in failing:
+                    statuses[number] = False
+                criteria = layout.failed[key] = tuple(statuses)
+        else:
+            criteria = layout.statuses
+        # positional: a frozen dataclass is built faster so, and a province has 1,000 units
+        return UnitOutcome(
+            self.criteria_set.code,
+            self.year,
+            criteria,
+            met.count(True),
+            layout.missing,
+            self.indicators_total,
+        )
+
+    def _checked_outcome(
+        self, profile: UnitProfile, values: Mapping[str, Value | None]
+    ) -> UnitOutcome:
+        """Indicator by indicator in the set's order, checking each value's type as the engine
+        does (and raising for the same indicator)."""
         statuses: list[bool | None] = []
         met_total = 0
         missing_total = 0
@@ -203,13 +394,7 @@ class SetEvaluator:
                     if status is True:
                         status = None
                     continue
-                # the two common cases inline; anything else goes through the full check
-                if type(raw) is bool and wants_bool is not False:
-                    value: Value = raw
-                elif type(raw) is Decimal and wants_bool is not True and raw.is_finite():
-                    value = raw
-                else:
-                    value = _checked(code, wants_bool, raw)
+                value = _checked(code, wants_bool, raw)
                 if expected is None:
                     if status is True:
                         status = None
@@ -267,18 +452,6 @@ class ReportUnit:
     def outcome(self) -> UnitOutcome:
         r = self.result
         return r if isinstance(r, UnitOutcome) else UnitOutcome.of(r)
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A unit with its outcome, inside the builder."""
-
-    code: str
-    name: str
-    type_name: str
-    full_name: str
-    outcome: UnitOutcome
-    has_data: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +551,8 @@ def _two_digits(n: int) -> str:
 
 
 def _noun(type_names: Sequence[str]) -> str:
-    kinds = {t.strip().lower() for t in type_names}
+    # a province's 1,000 names hold a handful of distinct types: normalise those only
+    kinds = {t.strip().lower() for t in set(type_names)}
     return kinds.pop() if len(kinds) == 1 else MIXED_NOUN
 
 
@@ -388,13 +562,15 @@ def count_text(type_names: Sequence[str]) -> str:
     noun = _noun(type_names)
     if noun != MIXED_NOUN or n == 0:
         return f"{_two_digits(n)} {noun}"
-    by_type = Counter(t.strip().lower() for t in type_names)
+    by_type: Counter[str] = Counter()
+    for type_name, k in Counter(type_names).items():
+        by_type[type_name.strip().lower()] += k
     parts = sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))
     breakdown = ", ".join(f"{_two_digits(k)} {t}" for t, k in parts)
     return f"{_two_digits(n)} {MIXED_NOUN} ({breakdown})"
 
 
-def _named_group(units: Sequence[_Unit], names_up_to: int) -> str:
+def _named_group(units: Sequence[UnitLine], names_up_to: int) -> str:
     """ "03 xã gồm: A, B và C", "01 xã (A)", or the count alone past `names_up_to`."""
     types = [u.type_name for u in units]
     noun = _noun(types)
@@ -422,11 +598,11 @@ def _numbers(numbers: Sequence[int]) -> str:
 
 def _summary(
     criteria_set: CriteriaSet,
-    evaluated: Sequence[_Unit],
-    buckets: Sequence[tuple[int, list[_Unit]]],
-    failures: Sequence[tuple[int, str, list[_Unit]]],
-    incomplete: Sequence[_Unit],
-    without_data: Sequence[_Unit],
+    evaluated: Sequence[UnitLine],
+    buckets: Sequence[tuple[int, list[UnitLine]]],
+    failures: Sequence[tuple[int, str, list[UnitLine]]],
+    incomplete: Sequence[UnitLine],
+    without_data: Sequence[UnitLine],
     names_up_to: int,
 ) -> str:
     criteria_total = len(criteria_set.criteria)
@@ -438,7 +614,7 @@ def _summary(
     if evaluated:
         clauses = []
         for met, units in buckets:
-            counts = [u.outcome.indicators_met for u in units]
+            counts = [u.indicators_met for u in units]
             clauses.append(
                 f"{_named_group(units, names_up_to)} đạt {met}/{criteria_total} tiêu chí, "
                 f"{_indicator_range(min(counts), max(counts), indicators_total)}"
@@ -468,11 +644,7 @@ def _summary(
                     (f"{u.type_name.strip().lower()} {u.name}" if mixed else u.name)
                     + " (thiếu dữ liệu tiêu chí số "
                     + _numbers(
-                        [
-                            n
-                            for n, met in zip(numbers, u.outcome.criteria, strict=True)
-                            if met is None
-                        ]
+                        [n for n, met in zip(numbers, u.criteria, strict=True) if met is None]
                     )
                     + ")"
                     for u in incomplete
@@ -490,24 +662,6 @@ def _summary(
 # --- the report -----------------------------------------------------------------------------
 
 
-def _line(unit: _Unit) -> UnitLine:
-    o = unit.outcome
-    return UnitLine(
-        code=unit.code,
-        name=unit.name,
-        full_name=unit.full_name,
-        type_name=unit.type_name,
-        has_data=unit.has_data,
-        criteria_met=o.criteria_met,
-        criteria_not_met=o.criteria_not_met,
-        criteria_unknown=o.criteria_unknown,
-        indicators_met=o.indicators_met,
-        indicators_missing=o.indicators_missing,
-        meets_standard=o.meets_standard,
-        criteria=o.criteria,
-    )
-
-
 def build_report(
     criteria_set: CriteriaSet,
     year: int,
@@ -517,49 +671,66 @@ def build_report(
 ) -> CriteriaReport:
     """The report over `units` (each evaluated against `criteria_set` for `year`).
 
-    Raises ValueError when an evaluation is of another set or year, or a code repeats."""
+    Raises ValueError when an evaluation is of another set or year, or a code repeats.
+
+    A province's report has 1,000 units: the units of each criterion are taken from the
+    column of the units' statuses (`zip(*…)`, `compress`), not by a Python loop over every
+    unit and criterion."""
     codes = [u.code for u in units]
     if len(codes) != len(set(codes)):
         raise ValueError("a unit appears twice in the report")
     criteria_total = len(criteria_set.criteria)
-    ordered: list[_Unit] = []
-    for given in sorted(units, key=lambda u: u.code):
+    ordered: list[UnitLine] = []
+    for given in sorted(units, key=_CODE):
         o = given.outcome
         if o.criteria_set != criteria_set.code or o.year != year:
             raise ValueError(
                 f"unit {given.code}: evaluated against {o.criteria_set} {o.year}, "
                 f"not {criteria_set.code} {year}"
             )
-        if len(o.criteria) != criteria_total:
-            raise ValueError(f"unit {given.code}: {len(o.criteria)} criteria, not {criteria_total}")
+        criteria = o.criteria
+        if len(criteria) != criteria_total:
+            raise ValueError(f"unit {given.code}: {len(criteria)} criteria, not {criteria_total}")
+        met = criteria.count(True)
         ordered.append(
-            _Unit(
+            UnitLine(
                 code=given.code,
                 name=given.name,
-                type_name=given.type_name,
                 full_name=given.full_name or given.name,
-                outcome=o,
+                type_name=given.type_name,
                 has_data=o.has_data if given.has_records is None else given.has_records,
+                criteria_met=met,
+                criteria_not_met=criteria.count(False),
+                criteria_unknown=criteria.count(None),
+                indicators_met=o.indicators_met,
+                indicators_missing=o.indicators_missing,
+                meets_standard=met == criteria_total,
+                criteria=criteria,
             )
         )
     evaluated = [u for u in ordered if u.has_data]
     without_data = [u for u in ordered if not u.has_data]
 
-    by_met: dict[int, list[_Unit]] = {}
+    by_met: dict[int, list[UnitLine]] = {}
     for u in evaluated:
-        by_met.setdefault(u.outcome.criteria_met, []).append(u)
+        by_met.setdefault(u.criteria_met, []).append(u)
     buckets = [
-        (met, sorted(group, key=lambda u: (-u.outcome.indicators_met, u.code)))
+        (met, sorted(group, key=lambda u: (-u.indicators_met, u.code)))
         for met, group in sorted(by_met.items(), reverse=True)
     ]
 
-    failures: list[tuple[int, str, list[_Unit]]] = []
-    unknown: list[list[_Unit]] = []
-    for position, criterion in enumerate(criteria_set.criteria):
-        failing = [u for u in evaluated if u.outcome.criteria[position] is False]
-        failures.append((criterion.number, criterion.name, failing))
-        unknown.append([u for u in evaluated if u.outcome.criteria[position] is None])
-    incomplete = [u for u in evaluated if u.outcome.criteria_unknown > 0]
+    # each criterion's column of statuses, one tuple per criterion (every unit has them all)
+    columns: list[tuple[bool | None, ...]] = (
+        list(zip(*(u.criteria for u in evaluated), strict=True))
+        if evaluated
+        else [()] * criteria_total
+    )
+    failures = [
+        (criterion.number, criterion.name, _having(evaluated, column, False))
+        for criterion, column in zip(criteria_set.criteria, columns, strict=True)
+    ]
+    unknown = [_having(evaluated, column, None) for column in columns]
+    incomplete = [u for u in evaluated if u.criteria_unknown > 0]
 
     return CriteriaReport(
         criteria_set=criteria_set.code,
@@ -568,16 +739,16 @@ def build_report(
         indicators_total=criteria_set.indicator_count,
         units_total=len(ordered),
         units_evaluated=len(evaluated),
-        meeting_standard_codes=tuple(u.code for u in evaluated if u.outcome.meets_standard),
+        meeting_standard_codes=tuple(u.code for u in evaluated if u.meets_standard),
         incomplete_codes=tuple(u.code for u in incomplete),
         without_data_codes=tuple(u.code for u in without_data),
         distribution=tuple(
             CriteriaBucket(
                 criteria_met=met,
-                indicators_met_min=min(u.outcome.indicators_met for u in group),
-                indicators_met_max=max(u.outcome.indicators_met for u in group),
-                unit_codes=tuple(u.code for u in group),
-                unit_names=tuple(u.name for u in group),
+                indicators_met_min=min(map(_INDICATORS_MET, group)),
+                indicators_met_max=max(map(_INDICATORS_MET, group)),
+                unit_codes=tuple(map(_CODE, group)),
+                unit_names=tuple(map(_NAME, group)),
             )
             for met, group in buckets
         ),
@@ -585,14 +756,28 @@ def build_report(
             CriterionFailure(
                 number=number,
                 name=name,
-                unit_codes=tuple(u.code for u in failing),
-                unit_names=tuple(u.name for u in failing),
-                unknown_unit_codes=tuple(u.code for u in unknown_units),
+                unit_codes=tuple(map(_CODE, failing)),
+                unit_names=tuple(map(_NAME, failing)),
+                unknown_unit_codes=tuple(map(_CODE, unknown_units)),
             )
             for (number, name, failing), unknown_units in zip(failures, unknown, strict=True)
         ),
-        units=tuple(_line(u) for u in ordered),
+        units=tuple(ordered),
         summary_vi=_summary(
             criteria_set, evaluated, buckets, failures, incomplete, without_data, names_up_to
         ),
     )
+
+
+_CODE: Final = operator.attrgetter("code")
+_NAME: Final = operator.attrgetter("name")
+_INDICATORS_MET: Final = operator.attrgetter("indicators_met")
+
+
+def _having(
+    units: list[UnitLine], column: tuple[bool | None, ...], status: bool | None
+) -> list[UnitLine]:
+    """The units whose status in `column` (one per unit, in order) is `status`."""
+    if status not in column:
+        return []
+    return list(compress(units, map(operator.is_, column, repeat(status))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -352,6 +353,11 @@ SET_SUMMARY_COLUMNS = (
 )
 
 
+# Parsed sets by the text of their definition (exact: a changed set has another text).
+_PARSED_SETS: dict[str, CriteriaSet] = {}
+_PARSED_SETS_KEPT = 64
+
+
 class CriteriaSetRepository:
     """Criteria sets and their indicators."""
 
@@ -453,6 +459,32 @@ class CriteriaSetRepository:
         )
         by_code = {row["code"]: row for row in result.mappings()}
         return [by_code.get(code) for code in codes]
+
+    async def get_parsed(self, codes: Sequence[str]) -> dict[str, CriteriaSet]:
+        """The sets found among `codes`, by code, as their validated models, each parsed once
+        per distinct definition in this process: validating a set's 57 indicators with their
+        thresholds costs more than reading it, and a report or a batch of evaluations needs it
+        on every call. The models are shared between callers: read them, never change them."""
+        if not codes:
+            return {}
+        result = await self.session.execute(
+            text(
+                "SELECT s.code, s.definition::text AS definition FROM criteria.criteria_sets s"
+                " WHERE s.code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(codes)},
+        )
+        out: dict[str, CriteriaSet] = {}
+        for code, definition in result:
+            parsed = _PARSED_SETS.get(definition)
+            if parsed is None:
+                # json.loads, as SQLAlchemy decodes the jsonb column that `get_many` reads
+                parsed = CriteriaSet.model_validate(json.loads(definition))
+                if len(_PARSED_SETS) >= _PARSED_SETS_KEPT:
+                    _PARSED_SETS.clear()
+                _PARSED_SETS[definition] = parsed
+            out[code] = parsed
+        return out
 
     async def loaded_checksum(self, dataset: str) -> str | None:
         return await UnitRepository(self.session).loaded_checksum(dataset)

@@ -146,23 +146,23 @@ class TitleRepository:
         return {row["unit_id"]: row for row in result.mappings()}
 
     async def revoked_below(
-        self, unit_id: int, level: str, title: str, on: date
-    ) -> tuple[int, int]:
-        """(units of `level` below valid on `on`, how many have `title` revoked and not held)."""
+        self, unit_ids: Sequence[int], level: str, title: str, on: date
+    ) -> dict[int, tuple[int, int]]:
+        """For each unit: (units of `level` below it valid on `on`, how many of those have had
+        `title` revoked and do not hold it)."""
         result = await self.session.execute(
             text(
-                "SELECT count(c.id) AS total, count(c.id) FILTER (WHERE EXISTS ("
+                "SELECT p.id, count(c.id) AS total, count(c.id) FILTER (WHERE EXISTS ("
                 "   SELECT 1 FROM criteria.recognised_titles t WHERE t.unit_id = c.id"
                 "   AND t.title = :title AND t.revoked_on <= :d) AND NOT EXISTS ("
                 "   SELECT 1 FROM criteria.recognised_titles t WHERE t.unit_id = c.id"
                 "   AND t.title = :title AND " + HELD_AT.format(d=":d") + ")) AS revoked"
-                " FROM criteria.units p JOIN criteria.units c ON c.path LIKE p.path || '.%'"
+                " FROM criteria.units p LEFT JOIN criteria.units c ON c.path LIKE p.path || '.%'"
                 "  AND c.level = :level"
                 "  AND (c.valid_from IS NULL OR c.valid_from <= :d)"
                 "  AND (c.valid_to IS NULL OR c.valid_to >= :d)"
-                " WHERE p.id = :u"
+                " WHERE p.id = ANY(CAST(:ids AS bigint[])) GROUP BY p.id"
             ),
-            {"u": unit_id, "level": level, "title": title, "d": on},
+            {"ids": list(unit_ids), "level": level, "title": title, "d": on},
         )
-        row = result.one()
-        return int(row.total), int(row.revoked)
+        return {row.id: (int(row.total), int(row.revoked)) for row in result}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from services.criteria.domain import catalog
 from services.criteria.models import UnitLevel
+from shared.validation import NoNul
 from shared.vn import nfc
 
 UNIT_CODE_PATTERN = r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$"
@@ -23,6 +24,13 @@ UnitCode = Annotated[
     ),
 ]
 MAX_BATCH = 2000
+SetCode = Annotated[str, StringConstraints(max_length=64), NoNul]
+
+
+def in_value_range(value: Decimal) -> bool:
+    """A number an indicator value may take: finite, at most 15 integer and 20 decimal
+    digits (a recorded value is compared with thresholds, never anything near these)."""
+    return value.is_finite() and value.adjusted() <= 14 and int(value.as_tuple().exponent) >= -20
 
 
 class UnitOut(BaseModel):
@@ -63,9 +71,9 @@ class VillageIn(BaseModel):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,20}$")] = Field(
         examples=["T01"], description="Local code, unique within the commune"
     )
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] = (
-        Field(examples=["Thôn Đông Thành"])
-    )
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), NoNul
+    ] = Field(examples=["Thôn Đông Thành"])
     valid_from: date | None = Field(default=None, description="Defaults to the commune's")
 
     @field_validator("name")
@@ -152,7 +160,7 @@ class CriteriaSetList(BaseModel):
 
 
 class CriteriaSetLookupRequest(BaseModel):
-    codes: list[Annotated[str, StringConstraints(max_length=64)]] = Field(max_length=100)
+    codes: list[SetCode] = Field(max_length=100)
 
 
 class CriteriaSetLookupResponse(BaseModel):
@@ -181,17 +189,17 @@ class ValueIn(BaseModel):
     """One indicator value, as in the `indicator-values` import format (contract.md)."""
 
     unit: UnitCode
-    set: Annotated[str, StringConstraints(max_length=64)] = Field(examples=["xa-ntm-2021"])
+    set: SetCode = Field(examples=["xa-ntm-2021"])
     year: int = Field(ge=2010, le=2035, examples=[2023])
     indicator: Annotated[str, StringConstraints(pattern=r"^\d{1,2}\.\d{1,2}$")] = Field(
         examples=["2.1"]
     )
     value: bool | Decimal = Field(examples=[True])
     as_of: date = Field(examples=["2023-05-19"])
-    evidence: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+    evidence: list[Annotated[str, StringConstraints(max_length=500), NoNul]] = Field(
         default_factory=list, max_length=20, description="Document ids or URLs"
     )
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
 
     @field_validator("value", mode="before")
     @classmethod
@@ -200,7 +208,13 @@ class ValueIn(BaseModel):
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, int | float | str):
-            return Decimal(str(value))
+            try:
+                number = Decimal(str(value))
+            except ArithmeticError as exc:  # decimal.InvalidOperation: "", "abc"
+                raise ValueError("must be true, false or a number") from exc
+            if not in_value_range(number):
+                raise ValueError("must be a number of at most 15 integer and 20 decimal digits")
+            return number
         return value
 
 
@@ -268,7 +282,7 @@ class EvaluationOut(BaseModel):
 class EvaluationKey(BaseModel):
     unit: UnitCode
     as_of: date | None = Field(default=None, description="Default: the year's last day or today")
-    set: Annotated[str, StringConstraints(max_length=64)]
+    set: SetCode
     year: int = Field(ge=2010, le=2035)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from shared.validation import NoNul
 from shared.vn import nfc
 
 
@@ -16,12 +17,12 @@ class TargetIn(BaseModel):
         description="A title code (progress counted from recognised titles) or another code "
         "such as `ocop-3-sao` (progress given in `achieved_manual`)",
     )
-    label_vi: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    label_vi: Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul] = Field(
         examples=["Xã NTM kiểu mẫu"]
     )
     quantity: int = Field(gt=0, le=100_000)
     achieved_manual: int | None = Field(default=None, ge=0, le=100_000)
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), NoNul] | None = None
 
     @field_validator("label_vi")
     @classmethod

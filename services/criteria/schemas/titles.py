@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from services.criteria.schemas import MAX_BATCH, UNIT_CODE_PATTERN, UnitKey
+from shared.validation import NoNul
 
 TitleCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}$")]
 
 
 class Decision(BaseModel):
-    number: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    number: Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul] = Field(
         examples=["1449/QĐ-TTg"]
     )
     date: dt.date

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.funding.models import TransferKind
-from shared.validation import PgText
+from shared.validation import NoNul, PgText
 
 EXTERNAL_ID = r"^[\w][\w.:/\-]{0,99}$"
 UNIT_CODE = r"^\d{2,5}$"
@@ -50,7 +50,7 @@ class TransferIn(BaseModel):
 
     external_id: Annotated[str, Field(pattern=EXTERNAL_ID, description="Idempotency key")]
     unit: Annotated[str, Field(pattern=UNIT_CODE, description="Official unit code")]
-    source: Annotated[PgText, Field(min_length=1, max_length=20, description="Source code")]
+    source: Annotated[str, Field(min_length=1, max_length=20, description="Source code"), NoNul]
     amount: Amount | None = Field(
         default=None, description="VND; may be left out for an in-kind gift (valuation table)"
     )
@@ -65,7 +65,7 @@ class TransferIn(BaseModel):
     work: PgText | None = Field(default=None, description="Code of the work (disbursement)")
     pledge: PgText | None = Field(default=None, description="External id of the pledge received")
     purpose: Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,40}$")] = "ntm"
-    memo: Annotated[PgText, Field(max_length=2000)] | None = None
+    memo: Annotated[str, Field(max_length=2000), NoNul] | None = None
 
 
 class ReversalIn(BaseModel):
@@ -74,7 +74,7 @@ class ReversalIn(BaseModel):
     external_id: Annotated[str, Field(pattern=EXTERNAL_ID)] | None = Field(
         default=None, description="Defaults to `reversal:<transfer id>`"
     )
-    reason: Annotated[PgText, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), NoNul]
 
 
 class TransferOut(BaseModel):
