@@ -130,7 +130,7 @@ async def main(
     rows: int = 500_000,
     transfers: int = 1_000_000,
     postings: int = 5_000,
-    dashboard_requests: int = 160,
+    dashboard_requests: int = 64,
     only: str | None = None,
 ) -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
@@ -200,7 +200,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--dashboard-requests",
         type=int,
-        default=160,
+        default=64,
         help="provincial dashboard requests each side, from 16 clients (0: skip)",
     )
     parser.add_argument(
