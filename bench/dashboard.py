@@ -14,11 +14,13 @@ uvicorn server on a real socket, the gateway reaching the services in-process, a
 side. Gateway: POST /graphql with the query. Direct: the REST calls a client would make for
 the same data, with the same fan-out the gateway makes — the two provinces and their communes
 (`POST /criteria/v1/units/lookup`, `POST /criteria/v1/units/children/lookup`), then
-concurrently their evaluations (`POST /criteria/v1/evaluations/lookup`) and their funding
-summaries (`POST /funding/v1/summaries/lookup`, 1,000 keys a call) — joined into the same
-shape. Both decode with orjson, and the bench checks that both give the same numbers first.
-Reported: requests/s and p50/p99 latency of each side; the ratio is gateway time over direct
-time for the same requests (the inverse of the throughputs' ratio; target ≤ 1.5×)."""
+concurrently their evaluations' counts (`POST /criteria/v1/evaluations/lookup` with
+`detail: summary`, as the gateway asks when a query wants no explanation) and their funding
+totals (`POST /funding/v1/summaries/lookup` with `detail: totals`, 1,000 keys a call) —
+joined into the same shape. Both decode with orjson, and the bench checks that both give the
+same numbers first. Reported: requests/s and p50/p99 latency of each side; the ratio is
+gateway time over direct time for the same requests (the inverse of the throughputs' ratio;
+target ≤ 1.5×)."""
 
 from __future__ import annotations
 
@@ -171,10 +173,12 @@ async def direct(client: httpx.AsyncClient, provinces: tuple[str, ...] = PROVINC
                        for c in communes]  # fmt: skip
     summary_keys = [{"unit": c["code"], "as_of": AS_OF} for c in communes]
     evaluations, *summaries = await asyncio.gather(
-        _post(client, "/criteria/v1/evaluations/lookup", {"keys": evaluation_keys}),
+        _post(client, "/criteria/v1/evaluations/lookup",
+              {"keys": evaluation_keys, "detail": "summary"}),
         *(
             _post(client, "/funding/v1/summaries/lookup",
-                  {"keys": summary_keys[i : i + FUNDING_KEYS], "year": YEAR})
+                  {"keys": summary_keys[i : i + FUNDING_KEYS], "year": YEAR,
+                   "detail": "totals"})
             for i in range(0, len(summary_keys), FUNDING_KEYS)
         ),
     )  # fmt: skip

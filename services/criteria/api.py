@@ -338,7 +338,7 @@ async def lookup_evaluations(
     session: SessionDep, body: schemas.EvaluationLookupRequest
 ) -> schemas.EvaluationLookupResponse:
     return schemas.EvaluationLookupResponse(
-        items=await values.lookup_evaluations(session, body.keys)
+        items=await values.lookup_evaluations(session, body.keys, summary=body.detail == "summary")
     )
 
 

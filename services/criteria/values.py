@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.criteria import schemas
 from services.criteria.derived import derived_values, evaluation_date
 from services.criteria.domain import catalog, evaluation
+from services.criteria.domain.report import SetEvaluator, UnitOutcome
 from services.criteria.errors import CriteriaSetNotFound, UnitNotFound
 from services.criteria.repository import CriteriaSetRepository, UnitRepository, ValueRepository
 from services.criteria.repository.reports import ReportRepository
@@ -221,7 +222,7 @@ def _commune_title(criteria_set: catalog.CriteriaSet) -> str:
 
 def _revocation(
     criteria_set: catalog.CriteriaSet,
-    result: evaluation.Evaluation,
+    result: evaluation.Judged,
     holds: bool,
     communes: tuple[int, int] | None,
 ) -> schemas.RevocationOut:
@@ -245,6 +246,36 @@ def _revocation(
     )
 
 
+def _summary_fields(
+    unit: RowMapping,
+    set_code: str,
+    year: int,
+    profile: evaluation.UnitProfile,
+    counts: evaluation.Evaluation | UnitOutcome,
+    revocation: schemas.RevocationOut,
+) -> dict[str, Any]:
+    return {
+        "unit": schemas.UnitOut.model_validate(unit),
+        "criteria_set": set_code,
+        "year": year,
+        "profile": schemas.ProfileIn(
+            region=profile.region,
+            commune_group=profile.commune_group,
+            specially_disadvantaged=profile.specially_disadvantaged,
+        ),
+        "criteria_met": counts.criteria_met,
+        "criteria_not_met": counts.criteria_not_met,
+        "criteria_unknown": counts.criteria_unknown,
+        "criteria_total": len(counts.criteria),
+        "indicators_met": counts.indicators_met,
+        "indicators_missing": counts.indicators_missing,
+        "indicators_total": counts.indicators_total,
+        "meets_standard": counts.meets_standard,
+        "revocation_risk": revocation.holds_title and revocation.at_risk,
+        "revocation": revocation,
+    }
+
+
 def _evaluation_out(
     unit: RowMapping,
     set_code: str,
@@ -254,24 +285,7 @@ def _evaluation_out(
     revocation: schemas.RevocationOut,
 ) -> schemas.EvaluationOut:
     return schemas.EvaluationOut(
-        unit=schemas.UnitOut.model_validate(unit),
-        criteria_set=set_code,
-        year=year,
-        profile=schemas.ProfileIn(
-            region=profile.region,
-            commune_group=profile.commune_group,
-            specially_disadvantaged=profile.specially_disadvantaged,
-        ),
-        criteria_met=result.criteria_met,
-        criteria_not_met=result.criteria_not_met,
-        criteria_unknown=result.criteria_unknown,
-        criteria_total=result.criteria_total,
-        indicators_met=result.indicators_met,
-        indicators_missing=result.indicators_missing,
-        indicators_total=result.indicators_total,
-        meets_standard=result.meets_standard,
-        revocation_risk=revocation.holds_title and revocation.at_risk,
-        revocation=revocation,
+        **_summary_fields(unit, set_code, year, profile, result, revocation),
         criteria=[
             schemas.CriterionResultOut(
                 number=c.number,
@@ -304,6 +318,19 @@ def _evaluation_out(
 
 
 @dataclass(frozen=True, slots=True)
+class _Status:
+    """A criterion's number and status, what the revocation bands read."""
+
+    number: int
+    met: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Statuses:
+    criteria: tuple[_Status, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Wanted:
     """One evaluation asked for: the unit valid on `day`, against a set for a year."""
 
@@ -317,18 +344,21 @@ async def _evaluations(
     session: AsyncSession,
     wanted: Sequence[_Wanted],
     basic_rule: evaluation.BasicallyMetRule | None = None,
-) -> list[schemas.EvaluationOut | UnitNotFound | CriteriaSetNotFound]:
+    *,
+    summary: bool = False,
+) -> list[schemas.EvaluationSummaryOut | UnitNotFound | CriteriaSetNotFound]:
     """Each wanted evaluation, explained indicator by indicator, or why there is none; in
     order. Set-wise: the units, the sets, the profiles, then per (set, year) asked for the
     current values (the report's loader) and the derived indicators (see `derived`), then per
     (title, evaluation date) who holds it and, for districts, their revoked communes. The
     number of statements grows with the distinct sets, years and dates asked for, not with
-    the keys."""
+    the keys. With `summary`, each is counted (`SetEvaluator`), not explained: an
+    `EvaluationSummaryOut`; otherwise an `EvaluationOut`."""
     units = await UnitRepository(session).get_many([(w.unit, w.day) for w in wanted])
     sets = await CriteriaSetRepository(session).get_parsed(
         sorted({w.set_code for w, unit in zip(wanted, units, strict=True) if unit is not None})
     )
-    out: dict[int, schemas.EvaluationOut | UnitNotFound | CriteriaSetNotFound] = {}
+    out: dict[int, schemas.EvaluationSummaryOut | UnitNotFound | CriteriaSetNotFound] = {}
     found: list[tuple[int, _Wanted, RowMapping, catalog.CriteriaSet]] = []
     for index, (w, unit) in enumerate(zip(wanted, units, strict=True)):
         criteria_set = sets.get(w.set_code)
@@ -378,6 +408,7 @@ async def _evaluations(
         for key, ids in below.items()
     }
 
+    evaluators: dict[tuple[str, int], SetEvaluator] = {}
     for index, w, unit, criteria_set in found:
         row = profile_rows.get(unit["id"])
         profile = evaluation.UnitProfile(
@@ -385,10 +416,6 @@ async def _evaluations(
             commune_group=row["commune_group"] if row else None,
             specially_disadvantaged=bool(row and row["specially_disadvantaged"]),
         )
-        result = evaluation.evaluate(
-            criteria_set, profile, w.year, values[w.set_code, w.year][unit["id"]],
-            basic_rule=basic_rule,
-        )  # fmt: skip
         day = evaluation_date(w.year, unit)
         communes = (
             revoked[_commune_title(criteria_set), day].get(unit["id"], (0, 0))
@@ -396,6 +423,26 @@ async def _evaluations(
             else None
         )
         holds = unit["id"] in holders[criteria_set.title, day]
+        unit_values = values[w.set_code, w.year][unit["id"]]
+        if summary:
+            evaluator = evaluators.get((w.set_code, w.year))
+            if evaluator is None:
+                evaluator = evaluators[w.set_code, w.year] = SetEvaluator(criteria_set, w.year)
+            outcome = evaluator.outcome(profile, unit_values)
+            statuses = _Statuses(
+                tuple(
+                    _Status(c.number, met)
+                    for c, met in zip(criteria_set.criteria, outcome.criteria, strict=True)
+                )
+            )
+            revocation = _revocation(criteria_set, statuses, holds, communes)
+            out[index] = schemas.EvaluationSummaryOut(
+                **_summary_fields(unit, w.set_code, w.year, profile, outcome, revocation)
+            )
+            continue
+        result = evaluation.evaluate(
+            criteria_set, profile, w.year, unit_values, basic_rule=basic_rule
+        )
         revocation = _revocation(criteria_set, result, holds, communes)
         out[index] = _evaluation_out(unit, w.set_code, w.year, profile, result, revocation)
     return [out[index] for index in range(len(wanted))]
@@ -417,18 +464,20 @@ async def evaluate_unit(
     [result] = await _evaluations(session, [wanted], basic_rule)
     if isinstance(result, Exception):
         raise result
+    assert isinstance(result, schemas.EvaluationOut)  # explained: not a summary
     return result
 
 
 async def lookup_evaluations(
-    session: AsyncSession, keys: list[schemas.EvaluationKey]
-) -> list[schemas.EvaluationOut | None]:
-    """Evaluations for many (unit, set, year) keys, in key order; unknown ones are null.
+    session: AsyncSession, keys: list[schemas.EvaluationKey], *, summary: bool = False
+) -> list[schemas.EvaluationSummaryOut | None]:
+    """Evaluations for many (unit, set, year) keys, in key order; unknown ones are null;
+    explained (`EvaluationOut`) or, with `summary`, counted only (`EvaluationSummaryOut`).
 
     Set-wise (see `_evaluations`): a page of units, or a whole district's, costs a few
     statements, not a few per key."""
     wanted = [_Wanted(k.unit, k.set, k.year, k.as_of or default_as_of(k.year)) for k in keys]
     return [
         None if isinstance(result, Exception) else result
-        for result in await _evaluations(session, wanted)
+        for result in await _evaluations(session, wanted, summary=summary)
     ]

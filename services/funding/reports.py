@@ -44,6 +44,7 @@ from services.funding.schemas.reports import (
     CriterionFundingOut,
     FundingReportOut,
     FundingSummaryOut,
+    FundingTotalsOut,
     GroupShareOut,
     InKindOut,
     SourceShareOut,
@@ -196,6 +197,36 @@ def _window_out(window: Window) -> WindowOut:
     )
 
 
+def _totals_fields(unit: Any, as_of: date, window: Window, figures: Figures) -> dict[str, Any]:
+    """The totals of a summary: the sums over every source the figures hold."""
+    lines = figures.sources.values()
+    total = sum(f.amount for f in lines)
+    cumulative = sum(f.cumulative for f in lines)
+    return {
+        "unit": str(unit["code"]),
+        "unit_name": str(unit["name"]),
+        "level": str(unit["level"]),
+        "edition": str(unit["edition"]),
+        "as_of": as_of,
+        "window": _window_out(window),
+        "total": total,
+        "total_trieu": trieu_text(total),
+        "total_ty": ty_text(total),
+        "cumulative": cumulative,
+        "cumulative_trieu": trieu_text(cumulative),
+        "cumulative_ty": ty_text(cumulative),
+        "pledged": sum(f.pledged for f in lines),
+        "pledged_outstanding": sum(f.pledged_outstanding for f in lines),
+        "disbursed": sum(f.disbursed for f in lines),
+        "settled": sum(f.settled for f in lines),
+    }
+
+
+def build_totals(unit: Any, as_of: date, window: Window, figures: Figures) -> FundingTotalsOut:
+    """One scope's totals, as its summary gives them, without the breakdown and the paragraph."""
+    return FundingTotalsOut(**_totals_fields(unit, as_of, window, figures))
+
+
 def build_summary(
     unit: Any, as_of: date, window: Window, figures: Figures, catalog: Catalog
 ) -> FundingSummaryOut:
@@ -292,36 +323,18 @@ def build_summary(
                 cumulative_households=k.cumulative_households,
             )
         )
-    total = sum(amounts)
-    cumulative = sum(s.cumulative for s in by_source)
-    disbursed = sum(s.disbursed for s in by_source)
-    pledged_outstanding = sum(s.pledged_outstanding for s in by_source)
+    totals = _totals_fields(unit, as_of, window, figures)
     summary = summary_vi(
         unit_name=str(unit["name"]),
         window=window,
         by_source={s.source: s.amount for s in by_source},
-        cumulative=cumulative,
+        cumulative=totals["cumulative"],
         in_kind=lines,
-        disbursed=disbursed,
-        pledged_outstanding=pledged_outstanding,
+        disbursed=totals["disbursed"],
+        pledged_outstanding=totals["pledged_outstanding"],
     )
     return FundingSummaryOut(
-        unit=str(unit["code"]),
-        unit_name=str(unit["name"]),
-        level=str(unit["level"]),
-        edition=str(unit["edition"]),
-        as_of=as_of,
-        window=_window_out(window),
-        total=total,
-        total_trieu=trieu_text(total),
-        total_ty=ty_text(total),
-        cumulative=cumulative,
-        cumulative_trieu=trieu_text(cumulative),
-        cumulative_ty=ty_text(cumulative),
-        pledged=sum(s.pledged for s in by_source),
-        pledged_outstanding=pledged_outstanding,
-        disbursed=disbursed,
-        settled=sum(s.settled for s in by_source),
+        **totals,
         by_source=by_source,
         by_group=by_group,
         in_kind=in_kind,
@@ -419,11 +432,18 @@ async def lookup_summaries(session: AsyncSession, body: SummaryLookupIn) -> Summ
     days = [k.as_of or default_as_of(window) for k in body.keys]
     repo = ReportRepository(session)
     units = await repo.units_at([(k.unit, d) for k, d in zip(body.keys, days, strict=True)])
-    catalog = await _catalog(session)
     scopes: list[ScopeKey] = [scope_key(i, u) for i, u in sorted(units.items())]
     figures: defaultdict[int, Figures] = defaultdict(Figures)
     for row in await repo.figures(scopes, window.start, window.end):
         figures[row["i"]].add(row)
+    if body.detail == "totals":
+        return SummaryLookupOut(
+            items=[
+                build_totals(units[i], days[i], window, figures[i]) if i in units else None
+                for i in range(len(body.keys))
+            ]
+        )
+    catalog = await _catalog(session)
     return SummaryLookupOut(
         items=[
             build_summary(units[i], days[i], window, figures[i], catalog) if i in units else None

@@ -141,6 +141,14 @@ class ChildrenKey(NamedTuple):
     cursor: str | None
 
 
+class EvaluationKey(NamedTuple):
+    unit: str
+    as_of: date
+    criteria_set: str
+    year: int
+    full: bool  # the query asks for the criteria, explained, not only the counts
+
+
 class CriteriaClient(UpstreamClient):
     """The criteria service's unit endpoints."""
 
@@ -177,9 +185,15 @@ class CriteriaClient(UpstreamClient):
         )["items"]
         return items
 
-    async def lookup_evaluations(self, keys: list[tuple[str, date, str, int]]) -> list[JSON | None]:
-        body = [{"unit": u, "as_of": d.isoformat(), "set": s, "year": y} for u, d, s, y in keys]
-        return await self.lookup("/v1/evaluations/lookup", "keys", body)
+    async def lookup_evaluations(self, keys: list[EvaluationKey]) -> list[JSON | None]:
+        """One lookup for the batch: explained when any key wants the criteria (`full`),
+        otherwise counted only (`detail: summary`, a fraction of the work and the bytes)."""
+        detail = "full" if any(k.full for k in keys) else "summary"
+        body = [
+            {"unit": k.unit, "as_of": k.as_of.isoformat(), "set": k.criteria_set, "year": k.year}
+            for k in keys
+        ]
+        return await self.lookup("/v1/evaluations/lookup", "keys", body, {"detail": detail})
 
     async def lookup_targets(self, keys: list[tuple[str, date, int]]) -> list[list[JSON] | None]:
         body = [{"unit": u, "as_of": d.isoformat(), "year": y} for u, d, y in keys]
@@ -243,6 +257,7 @@ class FundingKey(NamedTuple):
     year: int | None
     date_from: date | None
     date_to: date | None
+    full: bool = True  # the query asks for the breakdown or the paragraph, not only totals
 
 
 FUNDING_UNIT_CODE = re.compile(r"^\d{2,5}$")  # the funding ledger has no villages
@@ -256,8 +271,8 @@ class FundingClient(UpstreamClient):
 
     async def lookup_summaries(self, keys: list[FundingKey]) -> list[JSON | GatewayError]:
         """One POST per distinct window (a query asks for one window, so usually one call) and
-        1,000 keys, concurrently; a key whose code names no funding unit fails only its own
-        field."""
+        1,000 keys, concurrently, for the totals only when no key wants more; a key whose code
+        names no funding unit fails only its own field."""
         out: list[JSON | GatewayError | None] = [None] * len(keys)
         windows: dict[tuple[int | None, date | None, date | None], list[int]] = {}
         for i, k in enumerate(keys):
@@ -273,6 +288,8 @@ class FundingClient(UpstreamClient):
                 body["from"] = date_from.isoformat()
             if date_to is not None:
                 body["to"] = date_to.isoformat()
+            # the totals only, unless some field of the window wants the breakdown
+            body["detail"] = "full" if any(keys[i].full for i in idx) else "totals"
             units = [{"unit": keys[i].code, "as_of": keys[i].as_of.isoformat()} for i in idx]
             try:
                 items = await self.lookup("/v1/summaries/lookup", "keys", units, body)

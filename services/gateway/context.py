@@ -7,7 +7,7 @@ from datetime import date
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from services.gateway.clients import JSON, ChildrenKey, FundingKey, Upstreams
+from services.gateway.clients import JSON, ChildrenKey, EvaluationKey, FundingKey, Upstreams
 from shared.auth import Principal
 
 UnitKey = tuple[str, date]
@@ -32,7 +32,7 @@ class Loaders:
         self.criteria_report: DataLoader[tuple[str, date, str, int], JSON] = DataLoader(
             load_fn=criteria.criteria_reports  # a GatewayError in the list fails only its key
         )
-        self.evaluation: DataLoader[tuple[str, date, str, int], JSON | None] = DataLoader(
+        self.evaluation: DataLoader[EvaluationKey, JSON | None] = DataLoader(
             load_fn=criteria.lookup_evaluations
         )
         self.funding: DataLoader[FundingKey, JSON] = DataLoader(

@@ -250,7 +250,7 @@ class Evaluation:
             meets_standard=item["meets_standard"],
             revocation_risk=item["revocation_risk"],
             set_code=item["criteria_set"],
-            criteria_json=item["criteria"],
+            criteria_json=item.get("criteria", []),  # none in a summary
         )
 
 

@@ -229,7 +229,7 @@ class FundingSummary:
             total_ty=item["total_ty"],
             cumulative_trieu=item["cumulative_trieu"],
             cumulative_ty=item["cumulative_ty"],
-            summary_vi=item["summary_vi"],
+            summary_vi=item.get("summary_vi", ""),  # none in a totals-only answer
             window_from=date.fromisoformat(window["from"]),
             window_to=date.fromisoformat(window["to"]),
             window_label=window["label_vi"],

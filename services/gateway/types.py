@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from services.gateway.clients import JSON, ChildrenKey, FundingKey
+from services.gateway.clients import JSON, ChildrenKey, EvaluationKey, FundingKey
 from services.gateway.context import Context
 from services.gateway.errors import bad_input
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from services.gateway.funding_types import FundingSummary
 
 MAX_FIRST = 1000
+# the fields of FundingSummary that only the full summary holds (the rest: its totals)
+FUNDING_DETAIL = ("bySource", "byGroup", "inKind", "summaryVi", "summaryParts")
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
 
 
@@ -29,6 +32,24 @@ class UnitLevel(Enum):
     DISTRICT = "district"
     COMMUNE = "commune"
     VILLAGE = "village"
+
+
+def asks_for(info: Info[Context, None], *names: str) -> bool:
+    """Whether the query selects one of `names` directly under the field being resolved
+    (through fragments too), so that a resolver fetches the details only when wanted."""
+
+    def within(selections: list[Selection]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name in names:
+                    return True
+            elif isinstance(selection, FragmentSpread | InlineFragment) and within(
+                selection.selections
+            ):
+                return True
+        return False
+
+    return any(within(field.selections) for field in info.selected_fields)
 
 
 # by upstream value: a dict lookup is thirty times cheaper than UnitLevel(value), once per node
@@ -179,9 +200,10 @@ class Unit:
 
         if not 2010 <= year <= 2035:
             raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
-        item = await info.context.loaders.evaluation.load(
-            (self.code, self.ref_date, criteria_set, year)
+        key = EvaluationKey(
+            self.code, self.ref_date, criteria_set, year, asks_for(info, "criteria")
         )
+        item = await info.context.loaders.evaluation.load(key)
         return Evaluation.from_json(item) if item is not None else None
 
     @strawberry.field(description="All units below this one against a set: the district report")
@@ -224,7 +246,7 @@ class Unit:
         from services.gateway.funding_types import FundingSummary
 
         item = await info.context.loaders.funding.load(
-            FundingKey(self.code, self.ref_date, year, from_, to)
+            FundingKey(self.code, self.ref_date, year, from_, to, asks_for(info, *FUNDING_DETAIL))
         )
         return FundingSummary.from_json(item)  # a failed summary raised in `load`
 

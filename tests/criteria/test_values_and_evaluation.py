@@ -211,8 +211,10 @@ class TestEvaluation:
         assert no_unit.json()["code"] == "unit.not_found"
 
 
-async def lookup(criteria: httpx.AsyncClient, keys: list[dict[str, Any]]) -> list[Any]:
-    response = await criteria.post("/v1/evaluations/lookup", json={"keys": keys})
+async def lookup(
+    criteria: httpx.AsyncClient, keys: list[dict[str, Any]], detail: str = "full"
+) -> list[Any]:
+    response = await criteria.post("/v1/evaluations/lookup", json={"keys": keys, "detail": detail})
     assert response.status_code == 200, response.text
     items: list[Any] = response.json()["items"]
     assert len(items) == len(keys)
@@ -284,6 +286,28 @@ class TestEvaluationLookup:
         of_2022, of_2024 = batch[len(district_395) * 2 : len(district_395) * 2 + 2]
         assert (of_2022["year"], of_2022["indicators_missing"]) == (2022, 55)
         assert (of_2024["year"], of_2024["indicators_missing"]) == (2024, 57)
+
+    async def test_a_summary_is_the_full_evaluation_without_its_explanation(
+        self, criteria: httpx.AsyncClient, district_395: list[str]
+    ) -> None:
+        keys = [
+            *commune_keys(district_395),
+            {"unit": "15592", "set": SET, "year": 2024},  # its title held
+            {"unit": "395", "set": "huyen-ntm-2021", "year": 2023, "as_of": AS_OF},
+            {"unit": "395", "set": "huyen-ntm-2021", "year": 2024},  # a commune revoked
+            {"unit": "99999", "set": SET, "year": 2023},  # no such unit
+        ]
+        full = await lookup(criteria, keys)
+        summary = await lookup(criteria, keys, detail="summary")
+        assert summary[-1] is None
+        for explained, counted in zip(full[:-1], summary[:-1], strict=True):
+            assert "criteria" not in counted
+            assert counted == {k: v for k, v in explained.items() if k != "criteria"}
+        # the batch is not uniform: the comparison covers met, failed and unknown criteria
+        assert len({(i["criteria_met"], i["criteria_not_met"]) for i in summary[:-1]}) > 5
+        assert any(i["criteria_unknown"] for i in summary[:-1])
+        assert any(i["revocation"]["not_met"] for i in summary[:-1])
+        assert any(i["revocation"]["communes_revoked_share"] for i in summary[:-1])
 
     async def test_a_batch_answers_as_the_explained_evaluation_of_each_unit(
         self, criteria: httpx.AsyncClient, district_395: list[str]

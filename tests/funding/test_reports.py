@@ -319,6 +319,35 @@ class TestLookup:
         for item in (items[0], items[2], items[3]):
             assert sum(s["share_bp"] for s in item["by_source"]) == 10_000
 
+    async def test_totals_are_the_full_summaries_without_their_breakdown(
+        self, funding: httpx.AsyncClient
+    ) -> None:
+        await seed_district_2023(funding)
+        pledge = {"external_id": "T-pledge", "unit": COMMUNE, "source": "DN", "type": "pledge",
+                  "amount": 50_000_000, "date": "2023-03-01"}  # fmt: skip
+        assert (await funding.post("/v1/transfers", json=pledge)).status_code == 201
+        for window in ({"year": 2023}, {"from": "2023-01-01", "to": "2023-06-30"}, {}):
+            keys = [{"unit": COMMUNE, "as_of": "2023-05-01"}, {"unit": "99999"},
+                    {"unit": DISTRICT, "as_of": "2023-05-01"},
+                    {"unit": "38", "as_of": "2025-08-01"}]  # fmt: skip
+            full, totals = [
+                (
+                    await funding.post(
+                        "/v1/summaries/lookup", json={"keys": keys, **window, "detail": detail}
+                    )
+                ).json()["items"]
+                for detail in ("full", "totals")
+            ]
+            assert totals[1] is full[1] is None
+            breakdown = {"by_source", "by_group", "in_kind", "summary_vi", "summary_parts"}
+            for whole, part in zip(full, totals, strict=True):
+                if whole is None:
+                    continue
+                assert part == {k: v for k, v in whole.items() if k not in breakdown}
+                assert part["total"] == sum(s["amount"] for s in whole["by_source"])
+            assert {i["edition"] for i in totals if i} == {"legacy", "2025"}
+            assert any(i["pledged"] or i["pledged_outstanding"] for i in totals if i)
+
 
 class TestBadInput:
     @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -62,6 +63,7 @@ class Call:
     method: str
     path: str
     started: float
+    body: Any = None  # the JSON body sent, if any
     ended: float = float("inf")
 
     @property
@@ -81,7 +83,8 @@ class Recorder:
 
     def attach(self, service: str, client: httpx.AsyncClient) -> None:
         async def on_request(request: httpx.Request) -> None:
-            call = Call(service, request.method, request.url.path, time.perf_counter())
+            body = orjson.loads(request.content) if request.content else None
+            call = Call(service, request.method, request.url.path, time.perf_counter(), body)
             self.calls.append(call)
             self.open[id(request)] = call
 
@@ -272,6 +275,37 @@ class TestProvincialDashboard:
         evaluations = gateway.upstream.one("criteria POST /v1/evaluations/lookup")
         summaries = gateway.upstream.one("funding POST /v1/summaries/lookup")
         assert evaluations.overlaps(summaries)
+        # counts only: the criteria service is not asked to explain 547 evaluations
+        assert evaluations.body["detail"] == "summary"
+        assert len(evaluations.body["keys"]) == 547
+        assert summaries.body["detail"] == "totals"  # nor the funding service for breakdowns
+
+    async def test_the_explanation_is_fetched_only_when_asked_in_the_same_one_call(
+        self, gateway: Gateway, recorded: list[str], criteria: httpx.AsyncClient
+    ) -> None:
+        explained = f"""{{ unit(code:"{DISTRICT}", asOf:"{AS_OF}") {{
+          children(first: 1000) {{ nodes {{ code
+            counted: evaluation(criteriaSet:"{SET}", year:{YEAR}) {{ {EVAL_FIELDS} }}
+            evaluation(criteriaSet:"{SET}", year:{YEAR}) {{ criteriaMet ...Explained }}
+            total: funding(year:{YEAR}) {{ total }}
+            funding(year:{YEAR}) {{ ... on FundingSummary {{ bySource {{ source amount }} }} }}
+          }} }} }} }}
+          fragment Explained on Evaluation {{ criteria {{ number met indicatorsMet }} }}"""
+        data = await gateway.data(explained)
+        call = gateway.upstream.one("criteria POST /v1/evaluations/lookup")
+        assert call.body["detail"] == "full"  # one call for both fields, explained
+        call = gateway.upstream.one("funding POST /v1/summaries/lookup")
+        assert call.body["detail"] == "full"  # one call for both, with the breakdown
+        nodes = {n["code"]: n for n in data["unit"]["children"]["nodes"]}
+        for code in recorded[:5]:
+            node = nodes[code]
+            assert node["counted"] == await rest_evaluation(criteria, code)
+            criteria_met = sum(1 for c in node["evaluation"]["criteria"] if c["met"])
+            assert (
+                criteria_met == node["evaluation"]["criteriaMet"] == node["counted"]["criteriaMet"]
+            )
+            by_source = sum(s["amount"] for s in node["funding"]["bySource"])
+            assert by_source == node["total"]["total"] > 0
 
     async def test_numbers_equal_the_services_own_endpoints(
         self,

@@ -15,12 +15,12 @@ when 30% or more of its communes have had their recognition revoked. Shares are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Final
+from typing import Final, Protocol
 
 from services.criteria.domain.catalog import (
     Comparator,
@@ -190,6 +190,24 @@ class Evaluation:
     indicators_total: int
     meets_standard: bool
     revocation_risk: bool
+
+
+class JudgedCriterion(Protocol):
+    """What the revocation bands read of a criterion: its number and status."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def met(self) -> bool | None: ...
+
+
+class Judged(Protocol):
+    """What the revocation bands read of an evaluation: its criteria in the set's order (an
+    `Evaluation`, or only the statuses when the indicators were counted, not explained)."""
+
+    @property
+    def criteria(self) -> Sequence[JudgedCriterion]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +434,7 @@ def key_criteria(criteria_set: CriteriaSet) -> set[int]:
 
 
 def _criteria_bands(
-    criteria: tuple[CriterionResult, ...], key: AbstractSet[int], prefix: str
+    criteria: Sequence[JudgedCriterion], key: AbstractSet[int], prefix: str
 ) -> RevocationCheck:
     total = len(criteria)
     not_met = tuple(c.number for c in criteria if c.met is False)
@@ -502,9 +520,7 @@ def evaluate(
 # --- revocation watch ---------------------------------------------------------------------
 
 
-def commune_revocation_risk(
-    evaluation: Evaluation, key_criteria: AbstractSet[int]
-) -> RevocationCheck:
+def commune_revocation_risk(evaluation: Judged, key_criteria: AbstractSet[int]) -> RevocationCheck:
     """A commune's revocation risk under QĐ 18/2022 (handbook §4).
 
     share = criteria known not met / criteria total (exact). At risk when share ≥ 1/2
@@ -515,7 +531,7 @@ def commune_revocation_risk(
 
 
 def district_revocation_risk(
-    evaluation: Evaluation,
+    evaluation: Judged,
     key_criteria: AbstractSet[int],
     communes_total: int,
     communes_revoked: int,

@@ -261,7 +261,10 @@ class CriterionResultOut(BaseModel):
     indicators: list[IndicatorResultOut]
 
 
-class EvaluationOut(BaseModel):
+class EvaluationSummaryOut(BaseModel):
+    """An evaluation's counts and revocation watch, without the explanation criterion by
+    criterion (`detail: summary` of the evaluations lookup: a dashboard's thousand units)."""
+
     unit: UnitOut
     criteria_set: str
     year: int
@@ -276,6 +279,9 @@ class EvaluationOut(BaseModel):
     meets_standard: bool
     revocation_risk: bool = Field(description="The unit holds the title and a band is reached")
     revocation: RevocationOut
+
+
+class EvaluationOut(EvaluationSummaryOut):
     criteria: list[CriterionResultOut]
 
 
@@ -288,10 +294,16 @@ class EvaluationKey(BaseModel):
 
 class EvaluationLookupRequest(BaseModel):
     keys: list[EvaluationKey] = Field(max_length=MAX_BATCH)
+    detail: Literal["full", "summary"] = Field(
+        default="full",
+        description="`full`: each evaluation explained criterion by criterion and indicator by"
+        " indicator; `summary`: the counts and the revocation watch only (no `criteria`), a"
+        " fraction of the work and the bytes for a dashboard of many units",
+    )
 
 
 class EvaluationLookupResponse(BaseModel):
-    items: list[EvaluationOut | None] = Field(
+    items: list[EvaluationOut | EvaluationSummaryOut | None] = Field(
         description="In key order; null where the unit or the set is unknown"
     )
 

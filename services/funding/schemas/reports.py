@@ -4,7 +4,7 @@ gateway reads. Amounts are integer VND (đồng); formatted figures are added be
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,8 +82,9 @@ class SummaryPartOut(BaseModel):
     printed: str = Field(description="As the paragraph prints it; the parts add up to the total")
 
 
-class FundingSummaryOut(BaseModel):
-    """A unit and everything below it, for a window."""
+class FundingTotalsOut(BaseModel):
+    """A unit and everything below it, for a window: the totals only (`detail: totals` of the
+    summaries lookup, for a dashboard of many units)."""
 
     unit: str
     unit_name: str
@@ -102,6 +103,11 @@ class FundingSummaryOut(BaseModel):
     pledged_outstanding: int
     disbursed: int
     settled: int
+
+
+class FundingSummaryOut(FundingTotalsOut):
+    """A unit and everything below it, for a window, by source and group, with the paragraph."""
+
     by_source: list[SourceShareOut]
     by_group: list[GroupShareOut]
     in_kind: list[InKindOut]
@@ -165,9 +171,14 @@ class SummaryLookupIn(BaseModel):
     year: int | None = None
     date_from: date | None = Field(default=None, alias="from")
     date_to: date | None = Field(default=None, alias="to")
+    detail: Literal["full", "totals"] = Field(
+        default="full",
+        description="`full`: each summary by source and group, in kind, with its paragraph;"
+        " `totals`: the totals only, a fraction of the work and the bytes for many units",
+    )
 
 
 class SummaryLookupOut(BaseModel):
-    items: list[FundingSummaryOut | None] = Field(
+    items: list[FundingSummaryOut | FundingTotalsOut | None] = Field(
         description="In key order; null where no unit has the code on that date"
     )
