@@ -35,9 +35,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -404,6 +404,15 @@ def require_principal(request: Request) -> Principal:
     if principal is None:
         raise TokenMissing()
     return principal
+
+
+async def recorder(request: Request) -> str:
+    """Who records a write, for the audit fields (`recorded_by`): the subject of the token
+    `authorize` verified. Never a header: a caller could name anyone there."""
+    return require_principal(request).subject
+
+
+RecordedBy = Annotated[str, Depends(recorder)]
 
 
 async def authorize(request: Request) -> None:

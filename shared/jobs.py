@@ -121,6 +121,10 @@ class ImportJobOut(BaseModel):
     summary: ImportSummary | None = Field(
         default=None, description="The import summary, once the job has finished"
     )
+    recorded_by: str | None = Field(
+        description="Who submitted it: the subject of the submitter's token",
+        examples=["nguyen-van-a"],
+    )
     request_id: str | None
     created_at: datetime
     started_at: datetime | None
@@ -396,6 +400,7 @@ def job_out(row: RowMapping, root_path: str) -> ImportJobOut:
         errors_truncated=row["errors_truncated"],
         problem=problem,
         summary=summary,
+        recorded_by=row["recorded_by"],
         request_id=row["request_id"],
         created_at=row["created_at"],
         started_at=row["started_at"],
