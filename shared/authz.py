@@ -24,7 +24,8 @@ answering None means there is nothing to check (the resource does not exist or t
 malformed): the route then answers 404 or 422 itself.
 
 Bulk imports check each row's unit against the caller's scope (`row_scope`): rows outside are
-rejected rows with code `auth.out_of_scope`, like any other rejection.
+rejected rows with code `auth.out_of_scope`, like any other rejection. An import job is read
+by its submitter and by callers whose scope covers the submitter's unit (shared.jobs).
 """
 
 from __future__ import annotations
@@ -87,8 +88,14 @@ def body(*field_path: str) -> UnitSource:
     return UnitSource("body", field_path)
 
 
-def resolved(resolver: Resolver, *, any_of: bool = False) -> UnitSource:
-    return UnitSource("resolve", resolver=resolver, any_of=any_of)
+def resolved(
+    resolver: Resolver, *, any_of: bool = False, national_when_absent: bool = False
+) -> UnitSource:
+    """Units an async resolver reads; with `national_when_absent`, an empty answer means the
+    resource belongs to the whole country (national callers only)."""
+    return UnitSource(
+        "resolve", resolver=resolver, any_of=any_of, national_when_absent=national_when_absent
+    )
 
 
 Fetched = RowMapping | Sequence[RowMapping] | None
@@ -147,16 +154,6 @@ def write(roles: Iterable[str], units: UnitSource | None = None, *,
     if unknown or "auditor" in roles:  # the auditor reads, never writes
         raise ValueError(f"not a writing role: {sorted(unknown | ({'auditor'} & set(roles)))}")
     return Rule(Access.write, frozenset(roles), scope, units)
-
-
-def import_rules(kind: str, scope: str, roles: Iterable[str] = OFFICERS) -> dict[str, Rule]:
-    """The routes of a service's bulk import (shared.jobs): the import itself, its job, and
-    the unknown kinds. The rows' units are checked one by one (`row_scope`)."""
-    return {
-        f"POST /v1/imports/{kind}": write(roles, scope=scope),
-        "GET /v1/imports/jobs/{job_id}": read(roles={*roles, "auditor"}, scope=scope),
-        "POST /v1/imports/{kind}": write(roles, scope=scope),
-    }
 
 
 @dataclass(frozen=True)
