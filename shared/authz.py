@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import ROLES, Authenticator, Principal, TokenMissing, forward_authorization
 from shared.bulk import RowError
 from shared.db import database_of
-from shared.errors import ProblemError
+from shared.errors import PROBLEM_JSON, ProblemError
 
 # --------------------------------------------------------------------------- rules
 
@@ -383,11 +383,75 @@ def bind_policy(app: FastAPI, policy: Policy) -> None:
     app.state.authz = BoundPolicy(bound, policy.out_of_scope_code)
 
 
-def authenticator_of(request: Request) -> Authenticator:
-    found = getattr(request.app.state, "authenticator", None)
+BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+_AUTH_RESPONSES = {
+    "401": "No valid bearer token (`auth.token_missing`, `auth.token_invalid`, "
+    "`auth.token_expired`)",
+    "403": "Refused: the role, the integrator's scope or a unit outside the caller's scope",
+}
+
+
+def operation_security(rule: Rule, anonymous_aggregates: bool) -> list[dict[str, list[str]]]:
+    """The OpenAPI `security` of a route under its rule: none for public routes; a bearer
+    token for reads and writes; for published aggregates, a token or none when anonymous
+    callers are allowed."""
+    if rule.access is Access.public:
+        return []
+    if rule.access is Access.aggregate and anonymous_aggregates:
+        return [{"bearerAuth": []}, {}]
+    return [{"bearerAuth": []}]
+
+
+def document_security(app: FastAPI) -> None:
+    """Make the app's OpenAPI declare bearer auth from its bound policy: the scheme in
+    `components.securitySchemes`, and on each operation its rule's `security` with the 401
+    and 403 problem+json answers `authorize` gives (public operations carry neither)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        bound: BoundPolicy = app.state.authz
+        anonymous = authenticator_of_app(app).anonymous_aggregates
+        document.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            BEARER_SCHEME
+        )
+        paths = document.get("paths", {})
+        for method, template, route in route_keys(app):
+            operation = paths.get(template, {}).get(method.lower())
+            if operation is None:  # not in the schema (include_in_schema=False)
+                continue
+            security = operation_security(bound.rules[(id(route), method)], anonymous)
+            if not security:
+                continue
+            operation["security"] = security
+            responses = operation.setdefault("responses", {})
+            for status, description in _AUTH_RESPONSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    },
+                )
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def authenticator_of_app(app: FastAPI) -> Authenticator:
+    found = getattr(app.state, "authenticator", None)
     if not isinstance(found, Authenticator):  # pragma: no cover - a wiring error
         raise RuntimeError("app.state.authenticator is not set")
     return found
+
+
+def authenticator_of(request: Request) -> Authenticator:
+    return authenticator_of_app(request.app)
 
 
 def principal_of(request: Request) -> Principal | None:
