@@ -24,7 +24,8 @@ answering None means there is nothing to check (the resource does not exist or t
 malformed): the route then answers 404 or 422 itself.
 
 Bulk imports check each row's unit against the caller's scope (`row_scope`): rows outside are
-rejected rows with code `auth.out_of_scope`, like any other rejection.
+rejected rows with code `auth.out_of_scope`, like any other rejection. An import job is read
+by its submitter and by callers whose scope covers the submitter's unit (shared.jobs).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import ROLES, Authenticator, Principal, TokenMissing, forward_authorization
 from shared.bulk import RowError
 from shared.db import database_of
-from shared.errors import ProblemError
+from shared.errors import PROBLEM_JSON, ProblemError
 
 # --------------------------------------------------------------------------- rules
 
@@ -87,8 +88,14 @@ def body(*field_path: str) -> UnitSource:
     return UnitSource("body", field_path)
 
 
-def resolved(resolver: Resolver, *, any_of: bool = False) -> UnitSource:
-    return UnitSource("resolve", resolver=resolver, any_of=any_of)
+def resolved(
+    resolver: Resolver, *, any_of: bool = False, national_when_absent: bool = False
+) -> UnitSource:
+    """Units an async resolver reads; with `national_when_absent`, an empty answer means the
+    resource belongs to the whole country (national callers only)."""
+    return UnitSource(
+        "resolve", resolver=resolver, any_of=any_of, national_when_absent=national_when_absent
+    )
 
 
 Fetched = RowMapping | Sequence[RowMapping] | None
@@ -147,16 +154,6 @@ def write(roles: Iterable[str], units: UnitSource | None = None, *,
     if unknown or "auditor" in roles:  # the auditor reads, never writes
         raise ValueError(f"not a writing role: {sorted(unknown | ({'auditor'} & set(roles)))}")
     return Rule(Access.write, frozenset(roles), scope, units)
-
-
-def import_rules(kind: str, scope: str, roles: Iterable[str] = OFFICERS) -> dict[str, Rule]:
-    """The routes of a service's bulk import (shared.jobs): the import itself, its job, and
-    the unknown kinds. The rows' units are checked one by one (`row_scope`)."""
-    return {
-        f"POST /v1/imports/{kind}": write(roles, scope=scope),
-        "GET /v1/imports/jobs/{job_id}": read(roles={*roles, "auditor"}, scope=scope),
-        "POST /v1/imports/{kind}": write(roles, scope=scope),
-    }
 
 
 @dataclass(frozen=True)
@@ -386,11 +383,75 @@ def bind_policy(app: FastAPI, policy: Policy) -> None:
     app.state.authz = BoundPolicy(bound, policy.out_of_scope_code)
 
 
-def authenticator_of(request: Request) -> Authenticator:
-    found = getattr(request.app.state, "authenticator", None)
+BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+_AUTH_RESPONSES = {
+    "401": "No valid bearer token (`auth.token_missing`, `auth.token_invalid`, "
+    "`auth.token_expired`)",
+    "403": "Refused: the role, the integrator's scope or a unit outside the caller's scope",
+}
+
+
+def operation_security(rule: Rule, anonymous_aggregates: bool) -> list[dict[str, list[str]]]:
+    """The OpenAPI `security` of a route under its rule: none for public routes; a bearer
+    token for reads and writes; for published aggregates, a token or none when anonymous
+    callers are allowed."""
+    if rule.access is Access.public:
+        return []
+    if rule.access is Access.aggregate and anonymous_aggregates:
+        return [{"bearerAuth": []}, {}]
+    return [{"bearerAuth": []}]
+
+
+def document_security(app: FastAPI) -> None:
+    """Make the app's OpenAPI declare bearer auth from its bound policy: the scheme in
+    `components.securitySchemes`, and on each operation its rule's `security` with the 401
+    and 403 problem+json answers `authorize` gives (public operations carry neither)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        bound: BoundPolicy = app.state.authz
+        anonymous = authenticator_of_app(app).anonymous_aggregates
+        document.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            BEARER_SCHEME
+        )
+        paths = document.get("paths", {})
+        for method, template, route in route_keys(app):
+            operation = paths.get(template, {}).get(method.lower())
+            if operation is None:  # not in the schema (include_in_schema=False)
+                continue
+            security = operation_security(bound.rules[(id(route), method)], anonymous)
+            if not security:
+                continue
+            operation["security"] = security
+            responses = operation.setdefault("responses", {})
+            for status, description in _AUTH_RESPONSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {
+                            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    },
+                )
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def authenticator_of_app(app: FastAPI) -> Authenticator:
+    found = getattr(app.state, "authenticator", None)
     if not isinstance(found, Authenticator):  # pragma: no cover - a wiring error
         raise RuntimeError("app.state.authenticator is not set")
     return found
+
+
+def authenticator_of(request: Request) -> Authenticator:
+    return authenticator_of_app(request.app)
 
 
 def principal_of(request: Request) -> Principal | None:
@@ -404,6 +465,15 @@ def require_principal(request: Request) -> Principal:
     if principal is None:
         raise TokenMissing()
     return principal
+
+
+async def recorder(request: Request) -> str:
+    """Who records a write, for the audit fields (`recorded_by`): the subject of the token
+    `authorize` verified. Never a header: a caller could name anyone there."""
+    return require_principal(request).subject
+
+
+RecordedBy = Annotated[str, Depends(recorder)]
 
 
 async def authorize(request: Request) -> None:

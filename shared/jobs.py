@@ -20,7 +20,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -33,7 +33,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.authz import row_scope
+from shared.authz import (
+    OFFICERS,
+    Rule,
+    UnitSource,
+    principal_of,
+    read,
+    resolved,
+    row_scope,
+    write,
+)
 from shared.bulk import (
     ImportFormat,
     ImportLimits,
@@ -66,6 +75,7 @@ __all__ = [
     "UnknownImportKind",
     "get_job",
     "handle_import",
+    "import_rules",
     "job_url",
     "refused",
     "rejected_problem",
@@ -121,6 +131,15 @@ class ImportJobOut(BaseModel):
     summary: ImportSummary | None = Field(
         default=None, description="The import summary, once the job has finished"
     )
+    recorded_by: str | None = Field(
+        description="Who submitted it: the subject of the submitter's token",
+        examples=["nguyen-van-a"],
+    )
+    submitter_unit: str | None = Field(
+        description="The unit the submitter's role is bound to (null: the whole country). "
+        "Besides the submitter, only callers whose scope covers this unit read the job.",
+        examples=["38"],
+    )
     request_id: str | None
     created_at: datetime
     started_at: datetime | None
@@ -137,6 +156,7 @@ class ImportOptions:
     mode: ImportMode = ImportMode.atomic
     recorded_by: str | None = None
     unit_check: UnitCheck | None = None  # set by `handle_import` from the caller's scope
+    submitter_unit: str | None = None  # set by `handle_import`: the caller's unit (None: national)
 
 
 def refused(summary: ImportSummary) -> bool:
@@ -177,7 +197,8 @@ class JobNotFound(NotFound):
 
 JOB_COLUMNS = (
     "id, kind, status, dry_run, mode, total, processed, created, updated, ignored, rejected,"
-    " errors, errors_truncated, problem, recorded_by, request_id, created_at, started_at,"
+    " errors, errors_truncated, problem, recorded_by, submitter_unit, request_id, created_at,"
+    " started_at,"
     " finished_at, updated_at"
 )
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -209,15 +230,16 @@ class ImportJobRepository:
         mode: str,
         total: int,
         recorded_by: str | None,
+        submitter_unit: str | None,
         request_id: str | None,
     ) -> None:
         await self.session.execute(
             text(
                 f"INSERT INTO {self.table} (id, kind, status, dry_run, mode, total,"
                 " processed, created, updated, ignored, rejected, errors, errors_truncated,"
-                " recorded_by, request_id)"
+                " recorded_by, submitter_unit, request_id)"
                 " VALUES (:id, :kind, 'queued', :dry_run, :mode, :total, 0, 0, 0, 0, 0,"
-                " CAST('[]' AS jsonb), false, :by, :rid)"
+                " CAST('[]' AS jsonb), false, :by, :unit, :rid)"
             ),
             {
                 "id": job_id,
@@ -226,6 +248,7 @@ class ImportJobRepository:
                 "mode": mode,
                 "total": total,
                 "by": recorded_by,
+                "unit": submitter_unit,
                 "rid": request_id,
             },
         )
@@ -233,6 +256,14 @@ class ImportJobRepository:
     async def get(self, job_id: uuid.UUID) -> RowMapping | None:
         result = await self.session.execute(
             text(f"SELECT {JOB_COLUMNS} FROM {self.table} WHERE id = :id"), {"id": job_id}
+        )
+        return result.mappings().first()
+
+    async def submitter(self, job_id: uuid.UUID) -> RowMapping | None:
+        """Who submitted the job (`recorded_by`) and the unit of their role."""
+        result = await self.session.execute(
+            text(f"SELECT recorded_by, submitter_unit FROM {self.table} WHERE id = :id"),
+            {"id": job_id},
         )
         return result.mappings().first()
 
@@ -396,6 +427,8 @@ def job_out(row: RowMapping, root_path: str) -> ImportJobOut:
         errors_truncated=row["errors_truncated"],
         problem=problem,
         summary=summary,
+        recorded_by=row["recorded_by"],
+        submitter_unit=row["submitter_unit"],
         request_id=row["request_id"],
         created_at=row["created_at"],
         started_at=row["started_at"],
@@ -437,6 +470,7 @@ async def start_job(
                 mode=options.mode.value,
                 total=estimate,
                 recorded_by=options.recorded_by,
+                submitter_unit=options.submitter_unit,
                 request_id=current_request_id(),
             )
             row = await jobs.get(job_id)
@@ -562,6 +596,50 @@ async def _run_job(
         body.close()
 
 
+# --------------------------------------------------------------------------- who reads a job
+
+
+def job_readers(schema: str) -> UnitSource:
+    """The units a job read is judged by (shared.authz): the submitter's unit, so that a
+    caller whose scope covers it reads the job and anyone else is refused as out of scope; a
+    job submitted nationally (no unit) is read by national callers only. The submitter always
+    reads their own job. An unknown or malformed id is nothing to check: the route answers
+    404 or 422 as it would to anyone."""
+
+    async def resolver(request: Request) -> Sequence[str] | None:
+        try:
+            job_id = uuid.UUID(str(request.path_params.get("job_id")))
+        except ValueError:
+            return None
+        async for session in database_of(request).session_scope():
+            found = await ImportJobRepository(session, schema).submitter(job_id)
+            if found is None:
+                return None
+            principal = principal_of(request)
+            if principal is not None and found["recorded_by"] == principal.subject:
+                return None
+            unit: str | None = found["submitter_unit"]
+            return [unit] if unit else []
+        return None  # pragma: no cover - session_scope yields once
+
+    return resolved(resolver, national_when_absent=True)
+
+
+def import_rules(
+    kind: str, scope: str, schema: str, roles: Iterable[str] = OFFICERS
+) -> dict[str, Rule]:
+    """The routes of a service's bulk import: the import itself, its job, and the unknown
+    kinds. The rows' units are checked one by one (`row_scope`); a job is read by the
+    auditor too, within the scope `job_readers` gives it."""
+    return {
+        f"POST /v1/imports/{kind}": write(roles, scope=scope),
+        "GET /v1/imports/jobs/{job_id}": read(
+            job_readers(schema), roles={*roles, "auditor"}, scope=scope
+        ),
+        "POST /v1/imports/{kind}": write(roles, scope=scope),
+    }
+
+
 # --------------------------------------------------------------------------- the endpoint
 
 
@@ -585,7 +663,12 @@ async def handle_import(
     CSV header before anything else, then import at once (the summary, or a 422 naming the
     rejected rows of an atomic import) or, for a large body, start a job (202 + Location).
     Rows whose unit is outside the caller's scope are rejected rows (`auth.out_of_scope`)."""
-    options = replace(options, unit_check=await row_scope(request))
+    principal = principal_of(request)
+    options = replace(
+        options,
+        unit_check=await row_scope(request),
+        submitter_unit=principal.unit if principal is not None else None,
+    )
     fmt = format_of(request.headers.get("content-type"))
     body = await spool_body(
         request.stream(),

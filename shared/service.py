@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import authenticator_for
-from shared.authz import Policy, authorize, bind_policy, warm_up
+from shared.authz import Policy, authorize, bind_policy, document_security, warm_up
 from shared.db import Database, MigrationTree, check_ready
 from shared.errors import install_error_handlers, problem_response
 from shared.settings import Settings
@@ -65,7 +65,8 @@ def build_service_app(
     lifespan does not run, so the embedded process calls `run_hooks` itself.
 
     `policy` holds one authorisation rule per route (`services/<svc>/policy.py`); `authorize`
-    enforces it on every route, and a route without a rule stops the app from being built."""
+    enforces it on every route, a route without a rule stops the app from being built, and
+    the app's OpenAPI declares each operation's bearer security from its rule."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +105,7 @@ def build_service_app(
     for router in routers:
         app.include_router(router)
     bind_policy(app, policy)
+    document_security(app)
     return app
 
 

@@ -112,6 +112,31 @@ class UpstreamUnavailable(ProblemError):
         )
 
 
+class UpstreamRefused(ProblemError):
+    """A client error another service answered (its problem+json, passed on with its status,
+    code and failing fields): what the request named is not there or not acceptable; the
+    service is not down."""
+
+    def __init__(self, service: str, status: int, problem: object) -> None:
+        body = problem if isinstance(problem, dict) else {}
+        vi = str(body.get("message_vi") or f"HTTP {status}")
+        en = str(body.get("message_en") or f"HTTP {status}")
+        code = body.get("code")
+        fields = []
+        for item in body.get("errors") or []:
+            try:
+                fields.append(FieldError.model_validate(item))
+            except ValueError:
+                continue
+        super().__init__(
+            f"Dịch vụ {service} từ chối yêu cầu: {vi}",
+            f"The {service} service refused the request: {en}",
+            code=code if isinstance(code, str) and code else f"{service}.refused",
+            status=status,
+            errors=fields,
+        )
+
+
 def workflow_refusal(
     code: str, vi: str, en: str, gates: Sequence[str], messages: dict[str, tuple[str, str]]
 ) -> ProblemError:

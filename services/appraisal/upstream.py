@@ -3,7 +3,12 @@
 In the embedded process and in tests, `app.state.transports` holds in-process ASGI transports
 keyed by service name; otherwise `settings.criteria_url` / `settings.funding_url` name the
 services (a URL including the mount prefix when they run in one process, e.g.
-`http://host:8000/criteria`)."""
+`http://host:8000/criteria`).
+
+A 404 reads as None (the caller says what is missing); another 4xx is the request's fault and
+is passed on with the service's status, code and fields (`UpstreamRefused`); only a failed
+connection, a 5xx, a "not now" (408, 425, 429) or a refused token (401: a deployment problem,
+not the caller's) is `upstream.unavailable` (503)."""
 
 from __future__ import annotations
 
@@ -13,9 +18,20 @@ from typing import Any
 import httpx
 from fastapi import Request
 
-from services.appraisal.errors import UpstreamUnavailable
+from services.appraisal.errors import UpstreamRefused, UpstreamUnavailable
 from shared.auth import propagate_authorization
 from shared.settings import Settings
+
+# 4xx answers that are not the request's fault: "not now" (408, 425, 429), or a caller's token
+# the service would not take although this one did (401: the deployments disagree on keys)
+NOT_THE_CALLERS = frozenset({401, 408, 425, 429})
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class Upstreams:
@@ -59,10 +75,13 @@ class Upstreams:
             response = await self.client(service).get(path, params=params)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(service, type(exc).__name__) from exc
-        if response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise UpstreamUnavailable(service, f"HTTP {response.status_code} on {path}")
+        status = response.status_code
+        if status == 404:
+            return None  # the caller names what is missing (a unit, a set) in its own terms
+        if status >= 500 or status in NOT_THE_CALLERS:
+            raise UpstreamUnavailable(service, f"HTTP {status} on {path}")
+        if status >= 400:  # the request's fault, not the service's: pass its problem on
+            raise UpstreamRefused(service, status, _json_or_none(response))
         body: dict[str, Any] = response.json()
         return body
 
@@ -88,7 +107,7 @@ class Upstreams:
             return await self._get(
                 "funding", f"/v1/units/{code}/construction-debt", {"as_of": as_of.isoformat()}
             )
-        except UpstreamUnavailable:
+        except (UpstreamUnavailable, UpstreamRefused):
             return None
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from services.criteria import schemas, service, values
 from services.criteria.domain.catalog import VariantSpec
 from services.criteria.domain.evaluation import BasicallyMetRule
 from services.criteria.models import UnitLevel
+from shared.authz import RecordedBy
 from shared.clock import today
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
@@ -211,10 +212,6 @@ async def lookup_criteria_sets(
 values_router = APIRouter(prefix="/v1", tags=["indicator values and evaluation"])
 SetQuery = Annotated[str, Query(alias="set", max_length=64, examples=["xa-ntm-2021"]), NoNul]
 YearQuery = Annotated[int, Query(ge=2010, le=2035, examples=[2023])]
-RecordedBy = Annotated[
-    str | None,
-    Header(alias="X-Recorded-By", max_length=200, description="Who records (until auth lands)"),
-]
 
 
 @values_router.post(
@@ -227,7 +224,7 @@ RecordedBy = Annotated[
     "whole batch with a 422 naming every failing row and field.",
 )
 async def record_values(
-    session: SessionDep, body: schemas.ValuesIn, recorded_by: RecordedBy = None
+    session: SessionDep, body: schemas.ValuesIn, recorded_by: RecordedBy
 ) -> schemas.RecordSummary:
     return await values.record_values(session, body.values, recorded_by)
 
@@ -285,10 +282,10 @@ async def get_profile(
 )
 async def put_profile(
     session: SessionDep,
+    recorded_by: RecordedBy,
     code: CodePath,
     body: schemas.ProfileIn,
     as_of: AsOf = None,
-    recorded_by: RecordedBy = None,
 ) -> schemas.ProfileOut:
     return await values.put_profile(session, code, as_of or today(), body, recorded_by)
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.criteria import imports
-from services.criteria.api import RecordedBy
 from shared import jobs
+from shared.authz import RecordedBy
 from shared.bulk import (
     ImportMode,
     ImportSummary,
@@ -87,11 +87,11 @@ of the unit's level, the indicator in the set and not derived, the value of its 
 async def import_indicator_values(
     request: Request,
     session: SessionDep,
+    recorded_by: RecordedBy,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
     mode: Annotated[
         ImportMode, Query(description="`atomic`: all rows or none; `partial`: the valid rows")
     ] = ImportMode.atomic,
-    recorded_by: RecordedBy = None,
 ) -> Response:
     return await jobs.handle_import(
         request,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.criteria import targets, titles
-from services.criteria.api import AsOf, CodePath, RecordedBy
+from services.criteria.api import AsOf, CodePath
 from services.criteria.schemas.targets import (
     TargetLookupRequest,
     TargetLookupResponse,
@@ -22,6 +22,7 @@ from services.criteria.schemas.titles import (
     TitleOut,
 )
 from services.criteria.values import default_as_of
+from shared.authz import RecordedBy
 from shared.clock import today
 from shared.db import SessionDep
 from shared.errors import problem_responses
@@ -82,11 +83,11 @@ async def get_targets(
 )
 async def put_targets(
     session: SessionDep,
+    recorded_by: RecordedBy,
     code: CodePath,
     year: Year,
     body: TargetsIn,
     as_of: AsOf = None,
-    recorded_by: RecordedBy = None,
 ) -> list[TargetOut]:
     return await targets.put_targets(
         session, code, year, as_of or default_as_of(year), body, recorded_by

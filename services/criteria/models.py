@@ -336,6 +336,8 @@ class ImportJob(SQLModel, table=True):
     errors_truncated: bool = False
     problem: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     recorded_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # the unit the submitter's role is bound to (None: national); who else may read the job
+    submitter_unit: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     request_id: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -8,6 +8,7 @@ the matching scope. Title events are appraisal's outbox relay (an integrator wit
 
 from __future__ import annotations
 
+from services.criteria.models import SCHEMA
 from shared.authz import (
     AGGREGATE,
     OFFICERS,
@@ -18,6 +19,7 @@ from shared.authz import (
     read,
     write,
 )
+from shared.jobs import import_rules
 
 VALUES_SCOPE = "write:indicator-values"
 IMPORT_SCOPE = "import:indicator-values"
@@ -58,9 +60,8 @@ POLICY = Policy(
         "GET /v1/units/{code}/targets/{year}": AGGREGATE,
         "PUT /v1/units/{code}/targets/{year}": write(PLANNERS, path("code")),
         "POST /v1/targets/lookup": AGGREGATE,
-        # rows are checked one by one against the caller's scope (shared.jobs.handle_import)
-        "POST /v1/imports/indicator-values": write(OFFICERS, scope=IMPORT_SCOPE),
-        "GET /v1/imports/jobs/{job_id}": read(roles=OFFICERS | {"auditor"}, scope=IMPORT_SCOPE),
-        "POST /v1/imports/{kind}": write(OFFICERS, scope=IMPORT_SCOPE),
+        # rows are checked one by one against the caller's scope (shared.jobs.handle_import);
+        # a job is read by its submitter and within the submitter's unit
+        **import_rules("indicator-values", IMPORT_SCOPE, SCHEMA),
     }
 )

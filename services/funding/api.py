@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from services.funding import service
 from services.funding.schemas import (
@@ -21,6 +21,7 @@ from services.funding.schemas import (
     TransferPage,
 )
 from shared import clock
+from shared.authz import RecordedBy
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
 
@@ -29,7 +30,6 @@ router = APIRouter(prefix="/v1", tags=["ledger"])
 UnitCode = Annotated[str, Query(pattern=UNIT_CODE, description="Official unit code")]
 CodePath = Annotated[str, Path(pattern=UNIT_CODE, description="Official unit code")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
-Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
 
 
 @router.get("/sources", summary="Funding sources (nguồn vốn) and their groups")
@@ -49,7 +49,7 @@ async def in_kind_kinds(session: SessionDep) -> list[InKindKindOut]:
     responses={**replay_response(TransferOut), **problem_responses(404, 409, 422)},
 )
 async def post_transfer(
-    body: TransferIn, session: SessionDep, response: Response, actor: Actor = None
+    body: TransferIn, session: SessionDep, response: Response, actor: RecordedBy
 ) -> TransferOut:
     out = await service.post_transfer(session, body, recorded_by=actor)
     if out.replayed:
@@ -109,8 +109,8 @@ async def reverse_transfer(
     transfer_id: uuid.UUID,
     body: ReversalIn,
     session: SessionDep,
+    actor: RecordedBy,
     response: Response,
-    actor: Actor = None,
 ) -> TransferOut:
     out = await service.reverse_transfer(session, transfer_id, body, recorded_by=actor)
     if out.replayed:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.funding import imports
 from services.funding.schemas.imports import ImportJobOut, ImportMode, ImportSummary
 from shared import jobs
+from shared.authz import RecordedBy
 from shared.db import SessionDep
 from shared.errors import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["imports"])
 
-Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
 
 _NDJSON_EXAMPLE = (
     '{"external_id":"XM-2023-0001","unit":"15592","source":"NSTW-DT","amount":1250000000,'
@@ -85,11 +85,11 @@ valuation rates when `amount` is left out), a work for disbursements and settlem
 async def import_transfers(
     request: Request,
     session: SessionDep,
+    actor: RecordedBy,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing")] = False,
     mode: Annotated[
         ImportMode, Query(description="`atomic`: all rows or none; `partial`: the valid rows")
     ] = ImportMode.atomic,
-    actor: Actor = None,
 ) -> Response:
     return await jobs.handle_import(
         request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from services.funding import works
 from services.funding.api import CodePath
@@ -23,6 +23,7 @@ from services.funding.schemas.works import (
     WorkPage,
 )
 from shared import clock
+from shared.authz import RecordedBy
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
 from shared.replay import IdempotencyKey
@@ -31,7 +32,6 @@ router = APIRouter(prefix="/v1", tags=["works and construction debt"])
 
 WorkId = Annotated[int, Path(ge=1, le=2**62, description="Work id")]
 AsOf = Annotated[date | None, Query(description="Which unit the code names (default today)")]
-Actor = Annotated[str | None, Header(alias="X-Recorded-By", description="Who records it (audit)")]
 ProvincePath = Annotated[str, Path(pattern=r"^\d{2}$", description="Province code")]
 KindPath = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", description="In-kind kind")]
 
@@ -51,9 +51,9 @@ async def create_work(
     code: CodePath,
     body: WorkIn,
     session: SessionDep,
+    actor: RecordedBy,
     response: Response,
     as_of: AsOf = None,
-    actor: Actor = None,
 ) -> WorkOut:
     out = await works.create_work(session, code, as_of or clock.today(), body, recorded_by=actor)
     if out.replayed:
@@ -102,9 +102,9 @@ async def add_obligation(
     work_id: WorkId,
     body: ObligationIn,
     session: SessionDep,
+    actor: RecordedBy,
     response: Response,
     key: IdempotencyKey = None,
-    actor: Actor = None,
 ) -> ObligationOut:
     out = await works.add_obligation(session, work_id, body, key=key, recorded_by=actor)
     if out.replayed:
@@ -123,9 +123,9 @@ async def reverse_obligation(
     obligation_id: Annotated[int, Path(ge=1, le=2**62)],
     body: ObligationReversalIn,
     session: SessionDep,
+    actor: RecordedBy,
     response: Response,
     key: IdempotencyKey = None,
-    actor: Actor = None,
 ) -> ObligationOut:
     out = await works.reverse_obligation(
         session, work_id, obligation_id, body, key=key, recorded_by=actor
@@ -189,8 +189,8 @@ async def put_rate(
     kind: KindPath,
     body: RateIn,
     session: SessionDep,
+    actor: RecordedBy,
     response: Response,
-    actor: Actor = None,
 ) -> RateOut:
     out, created = await works.put_rate(session, province, kind, body, recorded_by=actor)
     if created:

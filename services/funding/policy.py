@@ -12,6 +12,7 @@ import uuid
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.funding import imports
 from services.funding.repository import LedgerRepository
 from services.funding.repository.works import WorksRepository
 from shared.authz import (
@@ -20,13 +21,13 @@ from shared.authz import (
     PUBLIC,
     Policy,
     body,
-    import_rules,
     looked_up,
     path,
     query,
     read,
     write,
 )
+from shared.jobs import import_rules
 
 WRITE_SCOPE = "write:transfers"
 IMPORT_SCOPE = "import:transfers"
@@ -81,6 +82,6 @@ POLICY = Policy(
         "POST /v1/works/{work_id}/obligations": write(OFFICERS, WORK),
         "POST /v1/works/{work_id}/obligations/{obligation_id}/reversal": write(OFFICERS, WORK),
         "GET /v1/units/{code}/construction-debt": read(path("code"), scope=READ_SCOPE),
-        **import_rules("transfers", IMPORT_SCOPE),
+        **import_rules("transfers", IMPORT_SCOPE, imports.SCHEMA),
     }
 )

@@ -5,14 +5,17 @@ calls."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import orjson
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from services.criteria import imports as criteria_imports
+from services.funding import imports as funding_imports
 from services.funding.app import create_app as create_funding_app
 from services.gateway.app import create_app as create_gateway_app
 from shared.authz import PUBLIC, Policy, PolicyMismatch, ScopeIndex, scope_index
@@ -157,6 +160,97 @@ class TestImportRowsOutsideTheScope:
         )  # fmt: skip
         assert response.status_code == 403
         assert response.json()["code"] == "auth.scope_missing"
+
+
+async def ended(client: httpx.AsyncClient, url: str) -> None:
+    """Wait for a job to end (before the next test resets the tables under it)."""
+    for _ in range(400):
+        if (await client.get(url)).json()["status"] in ("succeeded", "failed"):
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"job {url} did not end")
+
+
+class TestImportJobsReadInScope:
+    """A job is read by its submitter, by callers whose scope covers the submitter's unit and
+    by national callers; anyone else is refused as out of scope."""
+
+    SUBMITTER = auth_headers("province_officer", "01", subject="so-tai-chinh-ha-noi")
+    KINDS: ClassVar[dict[str, tuple[Any, dict[str, Any]]]] = {
+        "transfers": (
+            funding_imports,
+            {"external_id": "JOB-01", "unit": HANOI_COMMUNE, "source": "NSTW-DT",
+             "amount": 1_000_000, "date": "2023-04-12"},
+        ),
+        "indicator-values": (
+            criteria_imports,
+            {"unit": HANOI_COMMUNE, "set": "xa-ntm-2021", "year": 2023, "indicator": "1.1",
+             "value": True, "as_of": "2023-05-19"},
+        ),
+    }  # fmt: skip
+
+    @pytest.mark.parametrize("kind", ["transfers", "indicator-values"])
+    async def test_a_province_job_is_read_by_its_submitter_and_its_scope_only(
+        self,
+        kind: str,
+        criteria: httpx.AsyncClient,
+        funding: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        client = funding if kind == "transfers" else criteria
+        module, row = self.KINDS[kind]
+        monkeypatch.setattr(module, "JOB_THRESHOLD_ROWS", 1)
+        submitted = await client.post(
+            f"/v1/imports/{kind}",
+            params={"dry_run": "true"},
+            content=ndjson([row, row]),
+            headers={"Content-Type": NDJSON, **self.SUBMITTER},
+        )
+        assert submitted.status_code == 202, submitted.text
+        assert submitted.json()["submitter_unit"] == "01"
+        url = submitted.headers["location"]
+
+        async def status_of(headers: dict[str, str]) -> tuple[int, str | None]:
+            response = await client.get(url, headers=headers)
+            problem = response.headers["content-type"].startswith("application/problem+json")
+            return response.status_code, response.json().get("code") if problem else None
+
+        assert await status_of(self.SUBMITTER) == (200, None)
+        assert await status_of(auth_headers("central_officer")) == (200, None)
+        assert await status_of(auth_headers("auditor")) == (200, None)
+        assert await status_of(auth_headers("province_officer", "01")) == (200, None)
+        refused = (403, "auth.out_of_scope")
+        assert await status_of(auth_headers("province_officer", "38")) == refused
+        # under province 01, but a district does not cover a job of the province
+        assert await status_of(auth_headers("district_officer", "001")) == refused
+        assert await status_of(auth_headers("auditor", "38")) == refused
+        # the submitter reads their own job whatever their unit
+        moved = auth_headers("district_officer", "001", subject="so-tai-chinh-ha-noi")
+        assert await status_of(moved) == (200, None)
+        unknown = url.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+        response = await client.get(unknown, headers=auth_headers("province_officer", "38"))
+        assert (response.status_code, response.json()["code"]) == (404, "import_job.not_found")
+        await ended(client, url)
+
+    async def test_a_national_job_is_read_by_national_callers_only(
+        self, funding: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(funding_imports, "JOB_THRESHOLD_ROWS", 1)
+        _, row = self.KINDS["transfers"]
+        submitted = await funding.post(
+            "/v1/imports/transfers",
+            params={"dry_run": "true"},
+            content=ndjson([row, row]),
+            headers={"Content-Type": NDJSON},  # the client's central officer
+        )
+        assert submitted.status_code == 202, submitted.text
+        assert submitted.json()["submitter_unit"] is None
+        url = submitted.headers["location"]
+        assert (await funding.get(url, headers=auth_headers("auditor"))).status_code == 200
+        response = await funding.get(url, headers=auth_headers("province_officer", "01"))
+        assert (response.status_code, response.json()["code"]) == (403, "auth.out_of_scope")
+        assert response.headers["content-type"].startswith("application/problem+json")
+        await ended(funding, url)
 
 
 class TestAnonymousAggregates:

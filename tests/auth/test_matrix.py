@@ -34,6 +34,8 @@ from services.appraisal.storage import LocalStore
 from services.gateway.app import create_app as create_gateway_app
 from services.gateway.schema import build_schema
 from shared.authz import route_keys
+from shared.db import Database
+from shared.jobs import ImportJobRepository
 from shared.settings import Settings
 from tests.conftest import auth_headers
 
@@ -102,6 +104,7 @@ class Side:
     external_id: str
     work: int
     sha256: str
+    jobs: dict[str, str]  # schema -> an import job a commune officer of the unit submitted
 
     def path(self) -> dict[str, str]:
         return {
@@ -180,13 +183,14 @@ JOB_READERS = OFFICERS | {"auditor"}
 HEALTH = {"GET /healthz": public(), "GET /readyz": public()}
 
 
-def imports(kind: str) -> dict[str, Expect]:
+def imports(kind: str, schema: str) -> dict[str, Expect]:
     """A bulk import: its rows' units are checked row by row (tests/auth/test_authorisation),
-    so the request itself names no unit."""
+    so the request itself names no unit. Its job is read within the submitter's unit."""
     scope = f"import:{kind}"
+    job: Recipe = lambda side: Call(path={"job_id": side.jobs[schema]})  # noqa: E731
     return {
         f"POST /v1/imports/{kind}": write(OFFICERS, EMPTY_IMPORT, scope=scope, scoped=False),
-        "GET /v1/imports/jobs/{job_id}": read(roles=JOB_READERS, scope=scope, scoped=False),
+        "GET /v1/imports/jobs/{job_id}": read(job, roles=JOB_READERS, scope=scope),
         "POST /v1/imports/{kind}": write(OFFICERS, EMPTY_IMPORT, scope=scope, scoped=False),
     }
 
@@ -231,7 +235,7 @@ EXPECT: dict[str, dict[str, Expect]] = {
         "GET /v1/units/{code}/targets/{year}": aggregate(),
         "PUT /v1/units/{code}/targets/{year}": write(ABOVE_COMMUNE),
         "POST /v1/targets/lookup": aggregate(junk),
-        **imports("indicator-values"),
+        **imports("indicator-values", "criteria"),
     },
     "funding": {
         **HEALTH,
@@ -256,7 +260,7 @@ EXPECT: dict[str, dict[str, Expect]] = {
         "POST /v1/works/{work_id}/obligations": write(OFFICERS),
         "POST /v1/works/{work_id}/obligations/{obligation_id}/reversal": write(OFFICERS),
         "GET /v1/units/{code}/construction-debt": read(scope="read:transfers"),
-        **imports("transfers"),
+        **imports("transfers", "funding"),
     },
     "appraisal": {
         **HEALTH,
@@ -370,8 +374,25 @@ async def apps(
         yield Apps(found, clients, graphql)
 
 
+async def submitted_job(app: FastAPI, schema: str, unit: str) -> str:
+    """An import job as a commune officer of `unit` leaves it (someone no caller is)."""
+    job_id = uuid.uuid4()
+    async for session in database_of_app(app).session_scope():
+        await ImportJobRepository(session, schema).create(
+            job_id, kind="matrix", dry_run=True, mode="atomic", total=0,
+            recorded_by="matrix-submitter", submitter_unit=unit, request_id=None,
+        )  # fmt: skip
+    return str(job_id)
+
+
+def database_of_app(app: FastAPI) -> Database:
+    db = app.state.db
+    assert isinstance(db, Database)
+    return db
+
+
 async def make_side(apps: Apps, unit: str) -> Side:
-    """A dossier (with an evidence file), a transfer and a work of `unit`."""
+    """A dossier (with an evidence file), a transfer, a work and import jobs of `unit`."""
     central = auth_headers("central_officer")
     appraisal, funding = apps.clients["appraisal"], apps.clients["funding"]
     created = await appraisal.post(
@@ -407,6 +428,10 @@ async def make_side(apps: Apps, unit: str) -> Side:
         external_id=external_id,
         work=work.json()["id"],
         sha256=evidence.json()["sha256"],
+        jobs={
+            schema: await submitted_job(apps.apps[schema], schema, unit)
+            for schema in ("criteria", "funding")
+        },
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text as sql
 from services.criteria import imports
 from shared.bulk import ImportFormat, ImportLimits
 from shared.db import Database
+from tests.conftest import auth_headers
 
 COMMUNE = "15592"  # Xã Xuân Minh, Thọ Xuân, Thanh Hóa: a commune until 2025-06-30
 DISTRICT = "395"  # Huyện Thọ Xuân
@@ -113,17 +114,20 @@ class TestNdjsonImport:
         assert history.json()[0]["evidence"] == ["QĐ-12/UBND"]
         assert history.json()[0]["note"] == "Theo báo cáo"
 
-    async def test_recorded_by_header_is_kept(self, criteria: httpx.AsyncClient) -> None:
+    async def test_recorded_by_is_the_token_subject_not_a_header(
+        self, criteria: httpx.AsyncClient
+    ) -> None:
+        token = auth_headers("commune_officer", COMMUNE, subject="nguyen-van-a")
         response = await criteria.post(
             URL,
             content=ndjson([row("3.2", True)]),
-            headers={"Content-Type": NDJSON, "X-Recorded-By": "can-bo-xa"},
+            headers={"Content-Type": NDJSON, "X-Recorded-By": "someone-else", **token},
         )
-        assert response.status_code == 200
+        assert response.status_code == 200, response.text
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.2/history", params=CURRENT
         )
-        assert history.json()[0]["recorded_by"] == "can-bo-xa"
+        assert history.json()[0]["recorded_by"] == "nguyen-van-a"
 
     async def test_resending_the_same_file_ignores_every_row(
         self, criteria: httpx.AsyncClient
@@ -436,6 +440,7 @@ class TestJobs:
         assert job["summary"]["created"] == len(rows) - 4
         assert job["started_at"]
         assert job["finished_at"]
+        assert job["recorded_by"] == "test-central"  # the subject of the client's token
         assert len(await current(criteria)) == len(rows) - 1
 
     async def test_an_atomic_job_with_a_bad_row_fails_and_writes_nothing(

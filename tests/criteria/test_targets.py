@@ -6,6 +6,8 @@ import uuid
 
 import httpx
 
+from tests.conftest import auth_headers
+
 DISTRICT = "395"
 AS_OF = "2023-05-19"
 PLAN = {
@@ -39,7 +41,8 @@ class TestTargets:
         self, criteria: httpx.AsyncClient
     ) -> None:
         url = f"/v1/units/{DISTRICT}/targets/2023"
-        put = await criteria.put(url, json=PLAN, headers={"X-Recorded-By": "vp-dieu-phoi"})
+        token = auth_headers("district_officer", DISTRICT, subject="vp-dieu-phoi")
+        put = await criteria.put(url, json=PLAN, headers=token)
         assert put.status_code == 200, put.text
         for unit, title, day in [
             ("15592", "xa-ntm-nang-cao", "2023-08-01"),

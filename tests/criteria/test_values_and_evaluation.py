@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from shared.db import Database
+from tests.conftest import auth_headers
 from tests.criteria.test_report_domain import THIRTEEN
 from tests.criteria.test_reports_api import TWELVE, VARIANT, counting_statements, give_values
 from tests.criteria.test_titles_and_derived import event
@@ -71,7 +72,10 @@ class TestRecordValues:
         first = await criteria.post(
             "/v1/indicator-values",
             json={"values": [row("3.1", "75", as_of="2023-03-01", evidence=["QD-12/UBND"])]},
-            headers={"X-Recorded-By": "can-bo-xa"},
+            headers={
+                **auth_headers("commune_officer", COMMUNE, subject="nguyen-van-a"),
+                "X-Recorded-By": "someone-else",  # not the identity: the token is
+            },
         )
         assert first.status_code == 201
         assert first.json() == {"created": 1}
@@ -86,7 +90,8 @@ class TestRecordValues:
             await criteria.get(f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=params)
         ).json()
         assert [v["value"] for v in history] == ["82", "75"]
-        assert history[1]["recorded_by"] == "can-bo-xa"
+        assert history[1]["recorded_by"] == "nguyen-van-a"
+        assert history[0]["recorded_by"] == "test-central"  # the client's default token
         assert history[1]["evidence"] == ["QD-12/UBND"]
 
     async def test_one_bad_row_rejects_the_batch_and_names_it(

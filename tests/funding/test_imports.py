@@ -22,6 +22,7 @@ from services.funding.repository.imports import SourceValidity, UnitValidity
 from services.funding.schemas import TransferIn
 from shared.bulk import ImportFormat
 from shared.db import Database
+from tests.conftest import auth_headers
 
 COMMUNE = "15592"  # Xã Xuân Minh, Thọ Xuân, Thanh Hóa: a commune until 2025-06-30
 OTHER = "15520"
@@ -159,13 +160,11 @@ class TestSameAsOneByOne:
     ) -> None:
         await create_work(db)
         for row in MIXED:
-            response = await funding.post(
-                "/v1/transfers", json=row, headers={"X-Recorded-By": "xa"}
-            )
+            response = await funding.post("/v1/transfers", json=row)
             assert response.status_code == 201, response.text
         one_by_one = await ledger(db)
         await reset(db)
-        response = await post(funding, ndjson(MIXED), headers={"X-Recorded-By": "xa"})
+        response = await post(funding, ndjson(MIXED))
         assert response.status_code == 200, response.text
         summary = response.json()
         assert (summary["created"], summary["ignored"], summary["rejected"]) == (len(MIXED), 0, 0)
@@ -504,6 +503,7 @@ class TestJobs:
         assert job["summary"]["created"] == 47
         assert job["started_at"]
         assert job["finished_at"]
+        assert job["recorded_by"] == "test-central"  # the subject of the client's token
         assert await count(db, f"import_job_id = '{accepted['id']}'") == 47
         assert await count(db) == 50
 
@@ -523,6 +523,41 @@ class TestJobs:
         response = await funding.get("/v1/imports/jobs/00000000-0000-4000-8000-000000000000")
         assert response.status_code == 404
         assert response.json()["code"] == "import_job.not_found"
+
+
+class TestRecordedBy:
+    """Who recorded a transfer is the subject of the caller's token, whatever a header says."""
+
+    async def test_a_transfer_records_the_token_subject(self, funding: httpx.AsyncClient) -> None:
+        token = auth_headers("commune_officer", COMMUNE, subject="nguyen-van-a")
+        posted = await funding.post(
+            "/v1/transfers",
+            json=transfer("WHO-1"),
+            headers={**token, "X-Recorded-By": "someone-else"},
+        )
+        assert posted.status_code == 201, posted.text
+        assert posted.json()["recorded_by"] == "nguyen-van-a"
+        read = await funding.get(f"/v1/transfers/{posted.json()['id']}")
+        assert read.json()["recorded_by"] == "nguyen-van-a"
+
+    async def test_an_import_job_and_its_transfers_record_the_token_subject(
+        self, funding: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(imports, "JOB_THRESHOLD_ROWS", 1)
+        token = auth_headers("province_officer", "38", subject="ke-toan-tinh")
+        rows = [transfer("WHO-2"), transfer("WHO-3")]
+        response = await post(
+            funding, ndjson(rows), headers={**token, "X-Recorded-By": "someone-else"}
+        )
+        assert response.status_code == 202, response.text
+        assert response.json()["recorded_by"] == "ke-toan-tinh"
+        job = await poll(funding, response.headers["location"])
+        assert (job["status"], job["created"], job["recorded_by"]) == (
+            "succeeded",
+            2,
+            "ke-toan-tinh",
+        )
+        assert await count(db, "recorded_by = 'ke-toan-tinh'") == 2
 
 
 REFERENCE = imports.Reference(
