@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from services.gateway.funding_types import FundingSummary
 
 MAX_FIRST = 1000
+DEFAULT_FIRST = 50  # contract.md: `first: Int` (nullable); null asks for the default page
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
 
 
@@ -96,7 +97,9 @@ def check_code(code: str, field: str = "code") -> str:
     return code
 
 
-def check_first(first: int) -> int:
+def check_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_FIRST
     if not 0 <= first <= MAX_FIRST:
         raise bad_input(
             "first",
@@ -150,7 +153,7 @@ class Unit:
         self,
         info: Info[Context, None],
         level: UnitLevel | None = None,
-        first: int = 50,
+        first: int | None = DEFAULT_FIRST,
         after: str | None = None,
     ) -> UnitConnection:
         key = ChildrenKey(
