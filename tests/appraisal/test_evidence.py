@@ -254,6 +254,15 @@ class TestUpload:
         body = problem_field(await upload(appraisal, dossier, huge, H_COMMUNE), 413)
         assert "file" in body["message_vi"]
 
+    async def test_a_file_of_several_mib_passes_the_services_body_limit(
+        self, appraisal: httpx.AsyncClient, dossier: str, store: Store
+    ) -> None:
+        # over NTM_REST_MAX_BODY_BYTES (1 MiB): the upload route has the evidence's own limit
+        data = pdf_bytes()[:-7] + b"%" + b"0" * (3 * 1024 * 1024) + b"\n%%EOF\n"
+        response = await upload(appraisal, dossier, data, H_COMMUNE)
+        assert response.status_code == 201, response.text
+        assert response.json()["size"] == len(data)
+
     async def test_a_type_outside_the_allow_list_is_a_415_whatever_it_claims(
         self, appraisal: httpx.AsyncClient, dossier: str, store: Store
     ) -> None:
