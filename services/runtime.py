@@ -17,6 +17,7 @@ from services.registry import SERVICES
 from shared.auth import authenticator_for, local_key
 from shared.db import Database, check_ready, upgrade
 from shared.errors import install_error_handlers, problem_response
+from shared.limits import in_process
 from shared.service import run_hooks
 from shared.settings import Settings
 
@@ -39,8 +40,10 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
     The gateway reaches the services through in-process ASGI transports, so the same code
     path as the distributed mode runs without sockets."""
     service_apps = {name: spec.create_app(settings, None) for name, spec in SERVICES.items()}
+    # marked in-process: the rate limit of a service does not count these calls again (the
+    # request they serve was counted where it came in)
     transports: dict[str, httpx.AsyncBaseTransport] = {
-        name: httpx.ASGITransport(app=app) for name, app in service_apps.items()
+        name: httpx.ASGITransport(app=in_process(app)) for name, app in service_apps.items()
     }
     # appraisal reads criteria and funding, and its outbox relay delivers title events to
     # criteria, through the same in-process transports

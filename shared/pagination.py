@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from shared.errors import FieldError, InvalidInput
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+# the query parameters of a list: `?cursor=&limit=` (the page size default and maximum are
+# the route's: its own `Query(ge=1, le=…)` when it needs other bounds)
+Cursor = Annotated[
+    str | None, Query(description="`next_cursor` of the previous page; absent: the first page")
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -71,3 +81,35 @@ def _storable(value: Any) -> bool:
     if isinstance(value, dict):
         return all(_storable(k) and _storable(v) for k, v in value.items())
     return True
+
+
+def cursor_after(cursor: str | None, *parts: Callable[[Any], Any]) -> tuple[Any, ...] | None:
+    """The sort key a `keyset_page` cursor holds, each part converted by its `parts` function
+    (`int`, `uuid.UUID`, `datetime.fromisoformat`…); None for the first page. A cursor of
+    another shape is the 422 naming `cursor`."""
+    raw = decode_cursor(cursor)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != len(parts):
+        raise invalid_cursor()
+    try:
+        return tuple(convert(value) for convert, value in zip(parts, raw, strict=True))
+    except (TypeError, ValueError) as exc:
+        raise invalid_cursor() from exc
+
+
+def id_after(cursor: str | None) -> int | None:
+    """The id a cursor of a list ordered by an integer id (or sequence number) holds."""
+    after = cursor_after(cursor, int)
+    return None if after is None else int(after[0])
+
+
+def keyset_page(
+    rows: Sequence[R], limit: int, key: Callable[[R], Sequence[Any]]
+) -> tuple[Sequence[R], str | None]:
+    """The page of `rows` read with `LIMIT limit + 1` after the cursor's key: its first `limit`
+    rows and the cursor of the next page (None on the last), made of the last row's `key`
+    (JSON-able values, read back by `cursor_after`)."""
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor(list(key(rows[limit - 1])))

@@ -3,16 +3,18 @@ authorisation of every route (shared.auth, shared.authz), and its own lifespan."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import Scope
 
 from shared.auth import authenticator_for
-from shared.authz import Policy, authorize, bind_policy, document_security, warm_up
+from shared.authz import Policy, authorize, bind_policy, document_security, route_keys, warm_up
 from shared.db import Database, MigrationTree, check_ready
 from shared.errors import install_error_handlers, problem_response
+from shared.limits import ClientLimits, RateLimiter, RequestBodyTooLarge, on_body_too_large
 from shared.settings import Settings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -58,6 +60,7 @@ def build_service_app(
     db: Database | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """A service's FastAPI app. With `db` it runs inside the embedded process (which owns the
     database); without, its own lifespan opens the engine from DATABASE_URL. `on_startup` /
@@ -66,7 +69,12 @@ def build_service_app(
 
     `policy` holds one authorisation rule per route (`services/<svc>/policy.py`); `authorize`
     enforces it on every route, a route without a rule stops the app from being built, and
-    the app's OpenAPI declares each operation's bearer security from its rule."""
+    the app's OpenAPI declares each operation's bearer security from its rule.
+
+    Every request passes `ClientLimits` (shared/limits.py): the client's rate
+    (`rest_rate_per_minute`), and its body size: `rest_import_max_body_bytes` for a bulk import
+    (`POST /v1/imports/…`), `body_limits["METHOD /path"]` where given (a file upload),
+    `rest_max_body_bytes` otherwise."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,7 +114,37 @@ def build_service_app(
         app.include_router(router)
     bind_policy(app, policy)
     document_security(app)
+    app.add_exception_handler(RequestBodyTooLarge, on_body_too_large)
+    rate = settings.rest_rate_limit
+    app.add_middleware(
+        ClientLimits,
+        rate=RateLimiter(rate, settings.rest_rate_burst) if rate else None,
+        body_limit=route_body_limits(app, settings, body_limits or {}),
+        authenticator=app.state.authenticator,
+    )
     return app
+
+
+def route_body_limits(
+    app: FastAPI, settings: Settings, body_limits: Mapping[str, int]
+) -> Callable[[Scope], int]:
+    """The body limit of a routed request (by its route, as `authorize` finds its rule)."""
+    wanted = dict(body_limits)
+    by_route: dict[int, int] = {}
+    for method, template, route in route_keys(app):
+        limit = wanted.pop(f"{method} {template}", None)
+        if limit is None and method == "POST" and template.startswith("/v1/imports/"):
+            limit = settings.rest_import_max_body_bytes
+        if limit is not None:
+            by_route[id(route)] = limit
+    if wanted:  # a limit for a route that does not exist would protect nothing
+        raise RuntimeError(f"{app.title}: body limits for no route: {sorted(wanted)}")
+    default = settings.rest_max_body_bytes
+
+    def body_limit(scope: Scope) -> int:
+        return by_route.get(id(scope.get("route")), default)
+
+    return body_limit
 
 
 async def run_hooks(app: FastAPI, phase: str) -> None:

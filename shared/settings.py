@@ -184,6 +184,38 @@ class Settings(BaseSettings):
         default=60, ge=1, description="Requests a client may send at once before the rate applies"
     )
 
+    # --- the services' REST APIs: what a client may send (shared/limits.py) -----------------
+    # The gateway's /graphql has its own settings above; in the embedded process a call the
+    # gateway makes to a service on a client's behalf is not counted again.
+    rest_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Request body size of a service route; larger is a 413 before it is read",
+    )
+    rest_import_max_body_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="Request body size of a bulk import (POST /v1/imports/…); each kind also"
+        " has its own limit (criteria 256 MiB, funding 512 MiB)",
+    )
+    rest_rate_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        description="Requests per client, service and minute, 0 = no limit (default: 3000 in"
+        " production, otherwise no limit). A gateway in another process calls the services"
+        " with its clients' tokens: those calls count too",
+    )
+    rest_rate_burst: int = Field(
+        default=300, ge=1, description="Requests a client may send at once before the rate applies"
+    )
+
+    @property
+    def rest_rate_limit(self) -> int:
+        """Requests per client, service and minute; 0 when clients are not limited."""
+        if self.rest_rate_per_minute is not None:
+            return self.rest_rate_per_minute
+        return 3000 if self.production else 0
+
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.production

@@ -62,6 +62,7 @@ from shared import clock
 from shared.authz import require_principal
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
+from shared.pagination import Cursor, Limit, Page
 from shared.replay import IdempotencyKey, replay_or_run
 
 router = APIRouter(prefix="/v1", tags=["appraisal"])
@@ -279,14 +280,26 @@ async def add_comment(
     )  # fmt: skip
 
 
-@router.get("/dossiers/{dossier_id}/comments", responses=problem_responses(404))
-async def list_comments(dossier_id: DossierId, session: SessionDep) -> list[CommentOut]:
-    return await service.comments(session, dossier_id)
+@router.get(
+    "/dossiers/{dossier_id}/comments",
+    summary="The dossier's comments, oldest first, with a cursor",
+    responses=problem_responses(404, 422),
+)
+async def list_comments(
+    dossier_id: DossierId, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
+) -> Page[CommentOut]:
+    return await service.comments(session, dossier_id, cursor=cursor, limit=limit)
 
 
-@router.get("/dossiers/{dossier_id}/timeline", responses=problem_responses(404))
-async def timeline(dossier_id: DossierId, session: SessionDep) -> list[TimelineEntry]:
-    return await service.timeline(session, dossier_id)
+@router.get(
+    "/dossiers/{dossier_id}/timeline",
+    summary="The dossier's audit chain, entry by entry, with a cursor",
+    responses=problem_responses(404, 422),
+)
+async def timeline(
+    dossier_id: DossierId, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
+) -> Page[TimelineEntry]:
+    return await service.timeline(session, dossier_id, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -304,8 +317,12 @@ async def tasks(
     role: Annotated[str, Query(min_length=1, max_length=50)],
     level: Literal["commune", "district", "province", "central"],
     unit: Annotated[str | None, Query(pattern=UNIT_CODE)] = None,
-) -> list[TaskOut]:
-    return await service.tasks(session, _wf(), role, level, unit, clock.today())
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[TaskOut]:
+    return await service.tasks(
+        session, _wf(), role, level, unit, clock.today(), cursor=cursor, limit=limit
+    )
 
 
 @router.post(
@@ -466,9 +483,10 @@ async def upload_evidence(
     responses=problem_responses(403, 404, 422),
 )
 async def list_evidence(
-    dossier_id: DossierId, session: SessionDep, actor: ActorDep,
-) -> list[EvidenceOut]:  # fmt: skip
-    return await evidence.list_evidence(session, dossier_id, actor)
+    dossier_id: DossierId, session: SessionDep, actor: ActorDep, cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[EvidenceOut]:  # fmt: skip
+    return await evidence.list_evidence(session, dossier_id, actor, cursor=cursor, limit=limit)
 
 
 @router.get(

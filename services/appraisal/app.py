@@ -38,6 +38,11 @@ def create_app(
         routers=[api.router],
         policy=policy.POLICY,
         db=db,
+        # an evidence file is its own limit (NTM_EVIDENCE_MAX_BYTES), with the form around it
+        body_limits={
+            "POST /v1/dossiers/{dossier_id}/evidence": settings.evidence_max_bytes
+            + api.MULTIPART_OVERHEAD
+        },
     )
     path = signing_key_file or key_path(settings.data_dir)
     app.state.signing_key_loader = functools.cache(lambda: load_or_create(path))

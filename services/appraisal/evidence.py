@@ -20,6 +20,7 @@ from services.appraisal.repository import EvidenceRepository
 from services.appraisal.schemas import EvidenceOut
 from services.appraisal.service import _append, _require_scope, _row, engine_dossier, in_scope
 from services.appraisal.storage import EvidenceStore, Staged, TooLarge
+from shared.pagination import Page, id_after, keyset_page
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,24 @@ async def upload(
 
 
 async def list_evidence(
-    session: AsyncSession, dossier_id: uuid.UUID, actor: Actor
-) -> list[EvidenceOut]:
+    session: AsyncSession,
+    dossier_id: uuid.UUID,
+    actor: Actor,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[EvidenceOut]:
     row = await _row(session, dossier_id)
     _require_scope(actor, row)
-    rows = await EvidenceRepository(session).of_dossier(dossier_id)
-    return [evidence_out(r, created=False) for r in rows]
+    rows, total = await EvidenceRepository(session).of_dossier(
+        dossier_id, id_after(cursor), limit + 1
+    )
+    page, next_cursor = keyset_page(rows, limit, lambda r: [r["id"]])
+    return Page(
+        items=[evidence_out(r, created=False) for r in page],
+        next_cursor=next_cursor,
+        total_count=total,
+    )
 
 
 @dataclass(frozen=True)

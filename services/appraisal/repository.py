@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# tasks sort by due date, a dossier without one as due at `infinity` (after every other):
+# asyncpg sends date.max as PostgreSQL's `infinity`, so the key reads back in cursors as is
+UNDATED = date.max
 JSON_COLUMNS = (
     "content",
     "revocation_grounds",
@@ -152,6 +155,19 @@ class DossierRepository:
         )
         return rows.mappings().all()
 
+    async def audit_page(
+        self, dossier_id: uuid.UUID, after: int | None, limit: int
+    ) -> Sequence[RowMapping]:
+        """At most `limit` entries of the chain after the entry `after` (None: from the first)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT seq, entry, prev_hash, hash FROM appraisal.audit_entries"
+                " WHERE dossier_id = :d AND seq > :after ORDER BY seq LIMIT :n"
+            ),
+            {"d": dossier_id, "after": -1 if after is None else after, "n": limit},
+        )
+        return rows.mappings().all()
+
     async def add_comment(
         self,
         dossier_id: uuid.UUID,
@@ -174,40 +190,60 @@ class DossierRepository:
         )  # fmt: skip
         return row.mappings().one()
 
-    async def comments(self, dossier_id: uuid.UUID) -> Sequence[RowMapping]:
+    async def comments(
+        self, dossier_id: uuid.UUID, after: int | None, limit: int
+    ) -> tuple[Sequence[RowMapping], int]:
+        """At most `limit` comments after the comment `after`, oldest first, and how many the
+        dossier has."""
         rows = await self.session.execute(
             text(
                 "SELECT id, step, criterion_number AS criterion, body, author, role,"
                 " unit_code AS unit, created_at FROM appraisal.comments"
-                " WHERE dossier_id = :d ORDER BY id"
+                " WHERE dossier_id = :d AND id > :after ORDER BY id LIMIT :n"
             ),
+            {"d": dossier_id, "after": after or 0, "n": limit},
+        )
+        total = await self.session.scalar(
+            text("SELECT count(*) FROM appraisal.comments WHERE dossier_id = :d"),
             {"d": dossier_id},
         )
-        return rows.mappings().all()
+        return rows.mappings().all(), int(total or 0)
 
     async def open_in_scope(
-        self, steps: Sequence[tuple[str, str, str]], path_prefix: str | None
-    ) -> Sequence[RowMapping]:
-        """Open dossiers at any of (kind, flow level, step), under `path_prefix` (None: all)."""
+        self,
+        steps: Sequence[tuple[str, str, str]],
+        unit: str | None,
+        after: tuple[date, datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> tuple[Sequence[RowMapping], int]:
+        """Open dossiers at any of (kind, flow level, step), of `unit` and the units below it
+        (None: all): at most `limit` after the key `after`, the soonest due first (undated
+        last), and how many there are."""
         if not steps:
-            return []
+            return [], 0
         keys = [f"(:k{i}, :l{i}, :s{i})" for i in range(len(steps))]
         params: dict[str, Any] = {}
         for i, (k, lvl, s) in enumerate(steps):
             params.update({f"k{i}": k, f"l{i}": lvl, f"s{i}": s})
-        scope = ""
-        if path_prefix is not None:
-            scope = " AND (d.unit_path = :p OR d.unit_path LIKE :pp)"
-            params.update({"p": path_prefix, "pp": path_prefix + ".%"})
+        where = f"d.status = 'open' AND (d.kind, d.unit_level, d.step) IN ({', '.join(keys)})"
+        if unit is not None:  # the unit is one segment of the path (a district: the middle)
+            where += " AND ('.' || d.unit_path || '.') LIKE :segment"
+            params["segment"] = f"%.{unit}.%"
+        total = await self.session.scalar(
+            text(f"SELECT count(*) FROM appraisal.dossiers d WHERE {where}"), params
+        )
+        due = "coalesce(d.due_on, DATE 'infinity')"
+        if after is not None:
+            where += f" AND ({due}, d.created_at, d.id) > (:due, :created, :id)"
+            params.update({"due": after[0], "created": after[1], "id": after[2]})
         rows = await self.session.execute(
             text(
-                f"SELECT {DOSSIER_COLUMNS} FROM appraisal.dossiers d WHERE d.status = 'open'"
-                f" AND (d.kind, d.unit_level, d.step) IN ({', '.join(keys)}){scope}"
-                " ORDER BY d.due_on NULLS LAST, d.created_at"
+                f"SELECT {DOSSIER_COLUMNS} FROM appraisal.dossiers d WHERE {where}"
+                f" ORDER BY {due}, d.created_at, d.id LIMIT :n"
             ),
-            params,
+            {**params, "n": limit},
         )
-        return rows.mappings().all()
+        return rows.mappings().all(), int(total or 0)
 
 
 class DecisionRepository:
@@ -365,16 +401,24 @@ class EvidenceRepository:
         )
         return row.mappings().one()
 
-    async def of_dossier(self, dossier_id: uuid.UUID) -> Sequence[RowMapping]:
+    async def of_dossier(
+        self, dossier_id: uuid.UUID, after: int | None, limit: int
+    ) -> tuple[Sequence[RowMapping], int]:
+        """At most `limit` citations after the citation `after`, oldest first, and how many
+        the dossier has."""
         rows = await self.session.execute(
             text(
                 f"SELECT {EVIDENCE_COLUMNS} FROM appraisal.evidence e"
                 " JOIN appraisal.evidence_blobs b USING (sha256)"
-                " WHERE e.dossier_id = :d ORDER BY e.id"
+                " WHERE e.dossier_id = :d AND e.id > :after ORDER BY e.id LIMIT :n"
             ),
+            {"d": dossier_id, "after": after or 0, "n": limit},
+        )
+        total = await self.session.scalar(
+            text("SELECT count(*) FROM appraisal.evidence WHERE dossier_id = :d"),
             {"d": dossier_id},
         )
-        return rows.mappings().all()
+        return rows.mappings().all(), int(total or 0)
 
     async def blob(self, sha256: str) -> RowMapping | None:
         row = await self.session.execute(

@@ -40,7 +40,12 @@ from services.appraisal.domain.workflow import (
     overdue,
     start_step,
 )
-from services.appraisal.repository import DecisionRepository, DossierRepository, OutboxRepository
+from services.appraisal.repository import (
+    UNDATED,
+    DecisionRepository,
+    DossierRepository,
+    OutboxRepository,
+)
 from services.appraisal.schemas import (
     ActionIn,
     CommentIn,
@@ -68,7 +73,7 @@ from services.appraisal.upstream import Upstreams
 from shared import authz
 from shared.auth import Principal
 from shared.errors import FieldError, InvalidInput
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import Page, cursor_after, id_after, keyset_page
 
 LEVELS = ("commune", "district", "province", "central")
 STATUS_OF = {"recognised": "recognised", "rejected": "rejected", "withdrawn": "withdrawn",
@@ -219,28 +224,14 @@ async def list_dossiers(
     limit: int,
     today: date,
 ) -> DossierPage:
-    raw = decode_cursor(cursor)
-    after: tuple[datetime, uuid.UUID] | None = None
-    if raw is not None:
-        try:
-            after = (datetime.fromisoformat(raw[0]), uuid.UUID(raw[1]))
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise InvalidInput(
-                "Con trỏ phân trang (cursor) không hợp lệ.",
-                "The pagination cursor is invalid.",
-                code="cursor.invalid",
-                errors=[FieldError(field="cursor", code="cursor.invalid",
-                                   message_vi="Con trỏ không hợp lệ.",
-                                   message_en="Invalid cursor.")],
-            ) from exc  # fmt: skip
+    after = cursor_after(cursor, datetime.fromisoformat, uuid.UUID)
     rows, total = await DossierRepository(session).list(
         unit=unit, status=status, title=title, year=year, kind=kind, after=after, limit=limit + 1
     )
-    items = [dossier_out(wf, r, today) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])])
+    page, next_cursor = keyset_page(
+        rows, limit, lambda r: [r["created_at"].isoformat(), str(r["id"])]
+    )
+    items = [dossier_out(wf, r, today) for r in page]
     return DossierPage(items=items, next_cursor=next_cursor, total_count=total)
 
 
@@ -290,18 +281,22 @@ async def _append(
         raise errors.StaleVersion(row["version"], row["version"] + 1)
 
 
-async def timeline(session: AsyncSession, dossier_id: uuid.UUID) -> list[TimelineEntry]:
-    await _row(session, dossier_id)
-    rows = await DossierRepository(session).audit_entries(dossier_id)
-    return [
+async def timeline(
+    session: AsyncSession, dossier_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[TimelineEntry]:
+    row = await _row(session, dossier_id)
+    rows = await DossierRepository(session).audit_page(dossier_id, id_after(cursor), limit + 1)
+    page, next_cursor = keyset_page(rows, limit, lambda r: [r["seq"]])
+    items = [
         TimelineEntry(
             seq=r["seq"],
             entry=r["entry"],
             prev_hash=bytes(r["prev_hash"]).hex(),
             hash=bytes(r["hash"]).hex(),
         )
-        for r in rows
+        for r in page
     ]
+    return Page(items=items, next_cursor=next_cursor, total_count=row["audit_count"])
 
 
 async def verify_timeline(session: AsyncSession, dossier_id: uuid.UUID) -> VerifyOut:
@@ -654,10 +649,14 @@ async def add_comment(
     return CommentOut.model_validate(dict(c))
 
 
-async def comments(session: AsyncSession, dossier_id: uuid.UUID) -> list[CommentOut]:
+async def comments(
+    session: AsyncSession, dossier_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[CommentOut]:
     await _row(session, dossier_id)
-    rows = await DossierRepository(session).comments(dossier_id)
-    return [CommentOut.model_validate(dict(r)) for r in rows]
+    rows, total = await DossierRepository(session).comments(dossier_id, id_after(cursor), limit + 1)
+    page, next_cursor = keyset_page(rows, limit, lambda r: [r["id"]])
+    items = [CommentOut.model_validate(dict(r)) for r in page]
+    return Page(items=items, next_cursor=next_cursor, total_count=total)
 
 
 # --- acting ----------------------------------------------------------------------------------
@@ -920,10 +919,19 @@ async def get_decision(session: AsyncSession, decision_id: uuid.UUID) -> Decisio
 
 
 async def tasks(
-    session: AsyncSession, wf: Workflow, role: str, level: str, unit: str | None, today: date
-) -> list[TaskOut]:
+    session: AsyncSession,
+    wf: Workflow,
+    role: str,
+    level: str,
+    unit: str | None,
+    today: date,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[TaskOut]:
     """Open dossiers waiting at a step this role at this level acts on, within the unit's
-    scope (the unit and everything below it; all for the central level)."""
+    scope (the unit and everything below it; all for the central level), the soonest due
+    first."""
     keys: list[tuple[str, str, str]] = []
     actions: dict[tuple[str, str, str], list[str]] = {}
     for flow in wf.flows:
@@ -938,11 +946,17 @@ async def tasks(
             "unit", "tasks.unit_required", "Cần mã đơn vị (unit) cho cấp dưới trung ương.",
             "A unit code is required below the central level.",
         )  # fmt: skip
-    rows = await DossierRepository(session).open_in_scope(keys, None)
+    after = cursor_after(cursor, date.fromisoformat, datetime.fromisoformat, uuid.UUID)
+    rows, total = await DossierRepository(session).open_in_scope(
+        keys, None if level == "central" else unit, after, limit + 1
+    )
+    page, next_cursor = keyset_page(
+        rows,
+        limit,
+        lambda r: [(r["due_on"] or UNDATED).isoformat(), r["created_at"].isoformat(), str(r["id"])],
+    )
     out = []
-    for r in rows:
-        if level != "central" and unit not in r["unit_path"].split("."):
-            continue
+    for r in page:
         d = engine_dossier(r)
         out.append(
             TaskOut(
@@ -959,4 +973,4 @@ async def tasks(
                 overdue=overdue(wf, d, today),
             )
         )
-    return out
+    return Page(items=out, next_cursor=next_cursor, total_count=total)

@@ -15,6 +15,7 @@ from shared.authz import RecordedBy
 from shared.clock import today
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
+from shared.pagination import Cursor, Limit, Page
 from shared.validation import NoNul
 
 router = APIRouter(prefix="/v1", tags=["units"])
@@ -24,8 +25,6 @@ AsOf = Annotated[
     date | None,
     Query(description="The date the unit must be valid on (default: today in Vietnam)"),
 ]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
 @router.get(
@@ -245,9 +244,9 @@ async def current_values(
 
 @values_router.get(
     "/units/{code}/indicator-values/{indicator}/history",
-    response_model=list[schemas.ValueOut],
+    response_model=Page[schemas.ValueOut],
     responses=problem_responses(404, 422),
-    summary="Every recorded version of one indicator value, newest first",
+    summary="Every recorded version of one indicator value, newest first, with a cursor",
 )
 async def value_history(
     session: SessionDep,
@@ -256,10 +255,13 @@ async def value_history(
     set_code: SetQuery,
     year: YearQuery,
     as_of: AsOf = None,
-) -> list[schemas.ValueOut]:
+    cursor: Cursor = None,
+    limit: Limit = 100,
+) -> Page[schemas.ValueOut]:
     return await values.value_history(
-        session, code, set_code, year, indicator, as_of or values.default_as_of(year)
-    )
+        session, code, set_code, year, indicator, as_of or values.default_as_of(year),
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
 
 
 @values_router.get(

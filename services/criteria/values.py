@@ -22,6 +22,7 @@ from services.criteria.repository.reports import ReportRepository
 from services.criteria.repository.titles import TitleRepository
 from shared.clock import today
 from shared.errors import FieldError, InvalidInput
+from shared.pagination import Page, cursor_after, keyset_page
 
 
 def _row_error(row: int, field: str, code: str, vi: str, en: str) -> FieldError:
@@ -169,11 +170,23 @@ async def current_values(
 
 
 async def value_history(
-    session: AsyncSession, code: str, set_code: str, year: int, indicator: str, as_of: date
-) -> list[schemas.ValueOut]:
+    session: AsyncSession,
+    code: str,
+    set_code: str,
+    year: int,
+    indicator: str,
+    as_of: date,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[schemas.ValueOut]:
     unit = await _unit(session, code, as_of)
-    rows = await ValueRepository(session).history(unit["id"], set_code, year, indicator)
-    return [_value_out(r) for r in rows]
+    before = cursor_after(cursor, date.fromisoformat, int)
+    rows, total = await ValueRepository(session).history(
+        unit["id"], set_code, year, indicator, before=before, limit=limit + 1
+    )
+    page, next_cursor = keyset_page(rows, limit, lambda r: [r["as_of"].isoformat(), r["id"]])
+    return Page(items=[_value_out(r) for r in page], next_cursor=next_cursor, total_count=total)
 
 
 async def get_profile(session: AsyncSession, code: str, as_of: date) -> schemas.ProfileOut:

@@ -26,6 +26,7 @@ from shared import clock
 from shared.authz import RecordedBy
 from shared.db import SessionDep
 from shared.errors import problem_responses, replay_response
+from shared.pagination import Cursor, Limit, Page
 from shared.replay import IdempotencyKey
 
 router = APIRouter(prefix="/v1", tags=["works and construction debt"])
@@ -88,8 +89,10 @@ async def get_work(work_id: WorkId, session: SessionDep) -> WorkOut:
     summary="What is owed on a work: contracts, acceptances and their corrections",
     responses=problem_responses(404, 422),
 )
-async def list_obligations(work_id: WorkId, session: SessionDep) -> list[ObligationOut]:
-    return await works.list_obligations(session, work_id)
+async def list_obligations(
+    work_id: WorkId, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
+) -> Page[ObligationOut]:
+    return await works.list_obligations(session, work_id, cursor=cursor, limit=limit)
 
 
 @router.post(

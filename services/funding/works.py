@@ -53,7 +53,14 @@ from services.funding.schemas.works import (
 from services.funding.service import resolve_unit
 from shared import clock
 from shared.errors import Conflict, FieldError, InvalidInput, NotFound
-from shared.pagination import decode_cursor, encode_cursor, invalid_cursor
+from shared.pagination import (
+    Page,
+    cursor_after,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+    keyset_page,
+)
 from shared.vn import format_vn_number
 
 # Obligations from the earlier periods of the programme (2010–2020) may still be unpaid.
@@ -355,9 +362,15 @@ async def _keyed(repo: WorksRepository, key: str | None, fp: bytes) -> Obligatio
     return _obligation_out(row, replayed=True)
 
 
-async def list_obligations(session: AsyncSession, work_id: int) -> list[ObligationOut]:
+async def list_obligations(
+    session: AsyncSession, work_id: int, *, cursor: str | None, limit: int
+) -> Page[ObligationOut]:
     await get_work(session, work_id)
-    return [_obligation_out(r) for r in await WorksRepository(session).obligations_of(work_id)]
+    after = cursor_after(cursor, date.fromisoformat, int)
+    rows, total = await WorksRepository(session).obligations_of(work_id, after, limit + 1)
+    page, next_cursor = keyset_page(rows, limit, lambda r: [r["date"].isoformat(), r["id"]])
+    items = [_obligation_out(r) for r in page]
+    return Page(items=items, next_cursor=next_cursor, total_count=total)
 
 
 async def add_obligation(

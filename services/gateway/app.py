@@ -28,16 +28,20 @@ from services.gateway.clients import (
     missing_funding,
 )
 from services.gateway.context import Context
-from services.gateway.limits import (
-    BodyTooLarge,
-    RateLimiter,
-    client_key,
-    limited_receive,
-    retry_after,
-)
 from services.gateway.schema import build_schema, format_error
 from shared.auth import authenticator_for
+from shared.authz import authenticator_of
 from shared.errors import install_error_handlers, problem_response
+from shared.limits import (
+    RateLimiter,
+    RequestBodyTooLarge,
+    body_too_large,
+    client_key,
+    declared_length,
+    limited_receive,
+    retry_after,
+    too_many_requests,
+)
 from shared.logging import current_request_id
 from shared.settings import Settings
 
@@ -62,42 +66,23 @@ class GatewayRouter(GraphQLRouter[Context, None]):
         if isinstance(request, WebSocket):  # no subscriptions in the schema
             return await super().run(request, context, root_value)
         if self.rate_limiter is not None:
-            wait = self.rate_limiter.admit(client_key(request))
+            client = await client_key(request, authenticator_of(request))
+            wait = self.rate_limiter.admit(client)
             if wait is not None:
-                return self._too_many_requests(request, retry_after(wait))
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            return self._too_large(request)
-        limited = Request(request.scope, limited_receive(request.receive, self.max_body_bytes))
+                return too_many_requests(request, retry_after(wait))
+        declared = declared_length(request)
+        limited = Request(
+            request.scope, limited_receive(request.receive, self.max_body_bytes, declared)
+        )
         try:
             return await super().run(limited, context, root_value)
-        except BodyTooLarge:
-            return self._too_large(request)
+        except RequestBodyTooLarge as exc:
+            return body_too_large(request, exc.limit)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # a persisted query sent by GET has its hash in `extensions` and no `query` either
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request
-        )
-
-    def _too_large(self, request: Request) -> Response:
-        limit = self.max_body_bytes
-        return problem_response(
-            request,
-            status=413,
-            code="body_too_large",
-            message_vi=f"Nội dung yêu cầu vượt quá {limit} byte.",
-            message_en=f"The request body is over {limit} bytes.",
-        )
-
-    def _too_many_requests(self, request: Request, seconds: str) -> Response:
-        return problem_response(
-            request,
-            status=429,
-            code="rate_limited",
-            message_vi=f"Quá nhiều yêu cầu; vui lòng thử lại sau {seconds} giây.",
-            message_en=f"Too many requests; retry after {seconds} s.",
-            headers={"Retry-After": seconds},
         )
 
     async def process_result(

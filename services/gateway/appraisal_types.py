@@ -36,7 +36,7 @@ from services.gateway.funding_types import (
     UserError,
     ValidationError,
 )
-from services.gateway.types import PageInfo, Unit, check_first
+from services.gateway.types import DEFAULT_FIRST, PageInfo, Unit, check_first
 from shared.pagination import encode_cursor
 
 Day = date  # for inputs with a field named `date`
@@ -229,7 +229,7 @@ class AppraisalQuery:
         status: DossierStatus | None = None,
         title: str | None = None,
         year: int | None = None,
-        first: int = 50,
+        first: int | None = DEFAULT_FIRST,
         after: str | None = None,
     ) -> DossierConnection:
         limit = check_first(first)

@@ -1,7 +1,8 @@
 """What one client may ask of the GraphQL endpoint, checked before any upstream call.
 
 Per request, in the router, before the body is parsed: a token bucket per client (429 with
-`Retry-After`) and the body size (413), both problem+json. Per operation, in one schema
+`Retry-After`) and the body size (413), both problem+json (shared/limits.py, as for the
+services' REST APIs). Per operation, in one schema
 extension: persisted queries (Apollo's `extensions.persistedQuery.sha256Hash`, with an
 allow-list mode), the parser's token limit, then depth, aliases, a static cost and
 introspection over the parsed document with the request's variables applied, before
@@ -12,8 +13,6 @@ both messages."""
 from __future__ import annotations
 
 import hashlib
-import math
-import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -41,8 +40,6 @@ from graphql import (
     is_list_type,
     parse,
 )
-from starlette.requests import Request
-from starlette.types import Message, Receive
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -51,7 +48,6 @@ from shared.vn import format_vn_number
 
 # queries clients register at run time (not in allow-list mode), in characters: the oldest go
 APQ_CACHE_CHARS = 4 * 1024 * 1024
-RATE_LIMIT_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten first
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 
 
@@ -504,66 +500,3 @@ class OperationGuard(SchemaExtension):
         if not errors:
             self.persisted.remember(context.query, context.operation_extensions)
         yield
-
-
-# --- per request: the client's rate and the body's size -----------------------------------
-
-
-class RateLimiter:
-    """A token bucket per client, in this process: `burst` requests at once, refilled at
-    `per_minute`. Each replica limits on its own (N replicas let N times the rate through)."""
-
-    def __init__(self, per_minute: int, burst: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def admit(self, client: str, now: float | None = None) -> float | None:
-        """None when the request may go; otherwise the seconds until it could."""
-        now = time.monotonic() if now is None else now
-        tokens, seen = self.buckets.get(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - seen) * self.rate)
-        self.buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
-        self.buckets.move_to_end(client)
-        if len(self.buckets) > RATE_LIMIT_CLIENTS:
-            self.buckets.popitem(last=False)
-        if tokens >= 1:
-            return None
-        return (1 - tokens) / self.rate
-
-
-def retry_after(seconds: float) -> str:
-    return str(max(1, math.ceil(seconds)))
-
-
-def client_key(request: Request) -> str:
-    """Whom the rate limit counts: the bearer of the Authorization header (hashed; the
-    authenticated principal's subject once authentication lands), else the client's address
-    (behind a proxy, uvicorn's --proxy-headers gives the forwarded one)."""
-    authorization = request.headers.get("authorization")
-    if authorization:
-        return "auth:" + hashlib.sha256(authorization.encode()).hexdigest()[:32]
-    return "ip:" + (request.client.host if request.client else "unknown")
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes")
-        self.limit = limit
-
-
-def limited_receive(receive: Receive, limit: int) -> Receive:
-    """`receive` that raises BodyTooLarge once more than `limit` bytes have come (a chunked
-    body has no Content-Length to refuse it by)."""
-    received = 0
-
-    async def wrapped() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge(limit)
-        return message
-
-    return wrapped

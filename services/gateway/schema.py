@@ -18,7 +18,15 @@ from services.gateway.criteria_types import CriteriaSet
 from services.gateway.errors import GatewayError, bad_input
 from services.gateway.funding_types import SCALAR_MAP, FundingMutation
 from services.gateway.limits import DocumentLimits, OperationGuard, PersistedQueries
-from services.gateway.types import DateArg, Unit, UnitConnection, UnitLevel, check_code, check_first
+from services.gateway.types import (
+    DEFAULT_FIRST,
+    DateArg,
+    Unit,
+    UnitConnection,
+    UnitLevel,
+    check_code,
+    check_first,
+)
 from shared.clock import today
 from shared.logging import current_request_id
 from shared.settings import Settings
@@ -47,7 +55,7 @@ class Query(AppraisalQuery):
         level: UnitLevel | None = None,
         search: str | None = None,
         as_of: DateArg = None,
-        first: int = 50,
+        first: int | None = DEFAULT_FIRST,
         after: str | None = None,
     ) -> UnitConnection:
         day = as_of or today()

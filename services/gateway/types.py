@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MAX_FIRST = 1000
 # the fields of FundingSummary that only the full summary holds (the rest: its totals)
 FUNDING_DETAIL = ("bySource", "byGroup", "inKind", "summaryVi", "summaryParts")
+DEFAULT_FIRST = 50  # contract.md: `first: Int` (nullable); null asks for the default page
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
 
 
@@ -117,7 +118,9 @@ def check_code(code: str, field: str = "code") -> str:
     return code
 
 
-def check_first(first: int) -> int:
+def check_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_FIRST
     if not 0 <= first <= MAX_FIRST:
         raise bad_input(
             "first",
@@ -171,7 +174,7 @@ class Unit:
         self,
         info: Info[Context, None],
         level: UnitLevel | None = None,
-        first: int = 50,
+        first: int | None = DEFAULT_FIRST,
         after: str | None = None,
     ) -> UnitConnection:
         key = ChildrenKey(

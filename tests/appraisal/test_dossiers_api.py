@@ -409,7 +409,7 @@ class TestTimelineAndTasks:
         await ok(await act(appraisal, dossier, "submit", H_COMMUNE), "survey_and_posting")
         security = {"stable": True, "attested_by": "Công an xã", "attested_on": "2023-07-01"}
         assert (await put(appraisal, dossier, "security", security, H_COMMUNE)).is_success
-        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()["items"]
         assert [e["entry"]["action"] for e in timeline] == [
             "create",
             "action.submit",
@@ -443,11 +443,11 @@ class TestTimelineAndTasks:
         mine = await appraisal.get(
             "/v1/tasks", params={"role": "commune_officer", "level": "commune", "unit": COMMUNE}
         )
-        assert [t["dossier_id"] for t in mine.json()] == [dossier]
-        assert mine.json()[0]["actions"] == ["submit", "withdraw"]
-        assert mine.json()[0]["overdue"] is False
+        assert [t["dossier_id"] for t in mine.json()["items"]] == [dossier]
+        assert mine.json()["items"][0]["actions"] == ["submit", "withdraw"]
+        assert mine.json()["items"][0]["overdue"] is False
         district = {"role": "district_officer", "level": "district", "unit": "395"}
-        assert (await appraisal.get("/v1/tasks", params=district)).json() == []
+        assert (await appraisal.get("/v1/tasks", params=district)).json()["items"] == []
         async with db.engine.begin() as conn:  # the step began 40 days ago (30 allowed)
             await conn.execute(
                 text(
@@ -456,13 +456,13 @@ class TestTimelineAndTasks:
                 ),
                 {"d": dossier},
             )
-        [task] = (await appraisal.get("/v1/tasks", params=district)).json()
+        [task] = (await appraisal.get("/v1/tasks", params=district)).json()["items"]
         assert task["step"] == "district_verification"
         assert task["overdue"] is True
         other = {"role": "district_officer", "level": "district", "unit": "396"}
-        assert (await appraisal.get("/v1/tasks", params=other)).json() == []
+        assert (await appraisal.get("/v1/tasks", params=other)).json()["items"] == []
         province = {"role": "province_officer", "level": "province", "unit": "38"}
-        assert (await appraisal.get("/v1/tasks", params=province)).json() == []
+        assert (await appraisal.get("/v1/tasks", params=province)).json()["items"] == []
 
 
 class TestRevocation:

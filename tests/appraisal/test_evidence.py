@@ -189,8 +189,8 @@ class TestUpload:
         assert await stored_bytes(store, digest) == data
 
         listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
-        assert [e["sha256"] for e in listed.json()] == [digest]
-        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+        assert [e["sha256"] for e in listed.json()["items"]] == [digest]
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()["items"]
         added = timeline[-1]["entry"]
         assert added["action"] == "evidence.added"
         assert added["after"]["sha256"] == digest
@@ -223,7 +223,7 @@ class TestUpload:
             )
             assert (blobs.scalar_one(), cites.scalar_one()) == (1, 2)
         # the repeated upload added no audit entry
-        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()["items"]
         assert [e["entry"]["action"] for e in timeline].count("evidence.added") == 1
 
     async def test_office_files_are_recognised_from_their_contents(
@@ -254,6 +254,15 @@ class TestUpload:
         body = problem_field(await upload(appraisal, dossier, huge, H_COMMUNE), 413)
         assert "file" in body["message_vi"]
 
+    async def test_a_file_of_several_mib_passes_the_services_body_limit(
+        self, appraisal: httpx.AsyncClient, dossier: str, store: Store
+    ) -> None:
+        # over NTM_REST_MAX_BODY_BYTES (1 MiB): the upload route has the evidence's own limit
+        data = pdf_bytes()[:-7] + b"%" + b"0" * (3 * 1024 * 1024) + b"\n%%EOF\n"
+        response = await upload(appraisal, dossier, data, H_COMMUNE)
+        assert response.status_code == 201, response.text
+        assert response.json()["size"] == len(data)
+
     async def test_a_type_outside_the_allow_list_is_a_415_whatever_it_claims(
         self, appraisal: httpx.AsyncClient, dossier: str, store: Store
     ) -> None:
@@ -266,7 +275,7 @@ class TestUpload:
         assert not any(store.staging.iterdir())
         assert stored_keys(store) == []
         listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
-        assert listed.json() == []
+        assert listed.json()["items"] == []
 
     async def test_bad_form_fields_are_a_422_naming_the_field(
         self, appraisal: httpx.AsyncClient, dossier: str
@@ -367,4 +376,4 @@ class TestS3Configuration:
         assert body["code"] == "evidence.store_unavailable"
         assert not any((tmp_path / ".staging").iterdir())
         listed = await appraisal.get(f"/v1/dossiers/{dossier}/evidence", headers=H_COMMUNE)
-        assert listed.json() == []
+        assert listed.json()["items"] == []

@@ -43,7 +43,7 @@ def conflict(response: httpx.Response) -> dict[str, Any]:
 
 
 async def audit_actions(appraisal: httpx.AsyncClient, dossier: str) -> list[str]:
-    timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()
+    timeline = (await appraisal.get(f"/v1/dossiers/{dossier}/timeline")).json()["items"]
     return [e["entry"]["action"] for e in timeline]
 
 
@@ -165,7 +165,7 @@ class TestContentAndComments:
         # the key is the service's, not the route's: reused on another route it is a 409
         elsewhere = keyed(H_COMMUNE, headers["Idempotency-Key"])
         conflict(await act(appraisal, dossier, "submit", elsewhere))
-        listed = (await appraisal.get(url)).json()
+        listed = (await appraisal.get(url)).json()["items"]
         assert [c["id"] for c in listed] == [first.json()["id"]]
 
 

@@ -111,8 +111,8 @@ class TestNdjsonImport:
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=CURRENT
         )
-        assert history.json()[0]["evidence"] == ["QĐ-12/UBND"]
-        assert history.json()[0]["note"] == "Theo báo cáo"
+        assert history.json()["items"][0]["evidence"] == ["QĐ-12/UBND"]
+        assert history.json()["items"][0]["note"] == "Theo báo cáo"
 
     async def test_recorded_by_is_the_token_subject_not_a_header(
         self, criteria: httpx.AsyncClient
@@ -127,7 +127,7 @@ class TestNdjsonImport:
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.2/history", params=CURRENT
         )
-        assert history.json()[0]["recorded_by"] == "nguyen-van-a"
+        assert history.json()["items"][0]["recorded_by"] == "nguyen-van-a"
 
     async def test_resending_the_same_file_ignores_every_row(
         self, criteria: httpx.AsyncClient
@@ -140,7 +140,7 @@ class TestNdjsonImport:
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=CURRENT
         )
-        assert len(history.json()) == 2
+        assert len(history.json()["items"]) == 2
 
     async def test_a_changed_value_is_a_new_version_and_repeats_in_a_file_are_ignored(
         self, criteria: httpx.AsyncClient
@@ -160,7 +160,7 @@ class TestNdjsonImport:
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=CURRENT
         )
-        assert [v["value"] for v in history.json()] == ["80", "82", "80"]
+        assert [v["value"] for v in history.json()["items"]] == ["80", "82", "80"]
 
     async def test_a_malformed_line_is_named_by_its_line_number(
         self, criteria: httpx.AsyncClient
@@ -219,7 +219,7 @@ class TestCsvImport:
         history = await criteria.get(
             f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=CURRENT
         )
-        assert history.json()[0]["evidence"] == ["QĐ-12/UBND", "BC-3"]
+        assert history.json()["items"][0]["evidence"] == ["QĐ-12/UBND", "BC-3"]
 
     async def test_semicolon_delimited_file_with_bom_and_crlf(
         self, criteria: httpx.AsyncClient

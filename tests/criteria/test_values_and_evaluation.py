@@ -88,7 +88,7 @@ class TestRecordValues:
         assert [(v["indicator"], v["value"]) for v in current] == [("3.1", "82")]
         history = (
             await criteria.get(f"/v1/units/{COMMUNE}/indicator-values/3.1/history", params=params)
-        ).json()
+        ).json()["items"]
         assert [v["value"] for v in history] == ["82", "75"]
         assert history[1]["recorded_by"] == "nguyen-van-a"
         assert history[0]["recorded_by"] == "test-central"  # the client's default token

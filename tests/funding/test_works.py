@@ -299,7 +299,7 @@ class TestObligations:
         assert out["amount"] == 3_200_000_000
         assert out["basis"] == "contract"
         assert out["work"] == "GT-01"
-        listed = (await funding.get(f"/v1/works/{created['id']}/obligations")).json()
+        listed = (await funding.get(f"/v1/works/{created['id']}/obligations")).json()["items"]
         assert [o["id"] for o in listed] == [out["id"]]
 
     async def test_idempotency_key_same_body_answers_the_first(
@@ -396,7 +396,7 @@ class TestObligations:
         assert of_reversal.json()["code"] == "obligation.not_reversible"
         read = (await funding.get(f"/v1/works/{created['id']}")).json()
         assert read["committed"] == 0
-        listed = (await funding.get(f"/v1/works/{created['id']}/obligations")).json()
+        listed = (await funding.get(f"/v1/works/{created['id']}/obligations")).json()["items"]
         assert listed[0]["reversed_by"] == out["id"]
 
     async def test_reversal_of_another_works_obligation_is_a_404(

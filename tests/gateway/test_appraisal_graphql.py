@@ -221,7 +221,7 @@ class TestMutations:
         assert still["step"] == "survey_and_posting"
         assert still["version"] == moved["dossier"]["version"]
         # the actor's headers reached appraisal: its audit chain names the person
-        timeline = (await appraisal.get(f"/v1/dossiers/{dossier['id']}/timeline")).json()
+        timeline = (await appraisal.get(f"/v1/dossiers/{dossier['id']}/timeline")).json()["items"]
         assert [e["entry"]["who"] for e in timeline] == ["can.bo.xa", "can.bo.xa"]
         assert timeline[-1]["entry"]["role"] == "commune_officer"
 

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.gateway.limits import RateLimiter
 from shared.auth import local_key
 from shared.errors import PROBLEM_JSON
 from shared.settings import Settings
@@ -292,33 +291,3 @@ class TestRateLimit:
     async def test_off_by_default_outside_production(self, gw: Gateway) -> None:
         statuses = {(await gw.post("{ __typename }")).status_code for _ in range(100)}
         assert statuses == {200}
-
-
-class TestRateLimiter:
-    def test_a_burst_then_one_request_per_interval(self) -> None:
-        limiter = RateLimiter(per_minute=60, burst=3)
-        assert [limiter.admit("a", now=0.0) for _ in range(3)] == [None, None, None]
-        assert limiter.admit("a", now=0.0) == pytest.approx(1.0)
-        assert limiter.admit("a", now=0.5) == pytest.approx(0.5)
-        assert limiter.admit("a", now=1.0) is None
-        assert limiter.admit("a", now=1.0) == pytest.approx(1.0)
-
-    def test_a_refused_request_does_not_spend_a_token(self) -> None:
-        limiter = RateLimiter(per_minute=60, burst=1)
-        assert limiter.admit("a", now=0.0) is None
-        for _ in range(5):
-            assert limiter.admit("a", now=0.1) is not None
-        assert limiter.admit("a", now=1.0) is None
-
-    def test_the_bucket_refills_up_to_the_burst_only(self) -> None:
-        limiter = RateLimiter(per_minute=60, burst=2)
-        assert limiter.admit("a", now=0.0) is None
-        results = [limiter.admit("a", now=3600.0) for _ in range(3)]
-        assert results[:2] == [None, None]
-        assert results[2] is not None
-
-    def test_clients_have_their_own_buckets(self) -> None:
-        limiter = RateLimiter(per_minute=60, burst=1)
-        assert limiter.admit("a", now=0.0) is None
-        assert limiter.admit("a", now=0.0) is not None
-        assert limiter.admit("b", now=0.0) is None

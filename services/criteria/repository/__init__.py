@@ -552,18 +552,35 @@ class ValueRepository:
         return list(result.mappings())
 
     async def history(
-        self, unit_id: int, set_code: str, year: int, indicator: str
-    ) -> list[RowMapping]:
+        self,
+        unit_id: int,
+        set_code: str,
+        year: int,
+        indicator: str,
+        *,
+        before: tuple[date, int] | None,
+        limit: int,
+    ) -> tuple[list[RowMapping], int]:
+        """At most `limit` versions, newest first, older than the key (as_of, id) `before`,
+        and how many versions there are."""
+        where = "set_code = :s AND year = :y AND unit_id = :u AND indicator_code = :i"
+        params: dict[str, Any] = {"s": set_code, "y": year, "u": unit_id, "i": indicator}
+        total = await self.session.scalar(
+            text(f"SELECT count(*) FROM criteria.indicator_values WHERE {where}"), params
+        )
+        keyset = ""
+        if before is not None:
+            keyset = " AND (as_of, id) < (:before_as_of, :before_id)"
+            params.update({"before_as_of": before[0], "before_id": before[1]})
         result = await self.session.execute(
             text(
-                "SELECT indicator_code, value_bool, value_num, as_of, recorded_by, recorded_at,"
-                " evidence, note FROM criteria.indicator_values"
-                " WHERE set_code = :s AND year = :y AND unit_id = :u AND indicator_code = :i"
-                " ORDER BY as_of DESC, id DESC"
+                "SELECT id, indicator_code, value_bool, value_num, as_of, recorded_by,"
+                f" recorded_at, evidence, note FROM criteria.indicator_values WHERE {where}"
+                f"{keyset} ORDER BY as_of DESC, id DESC LIMIT :n"
             ),
-            {"s": set_code, "y": year, "u": unit_id, "i": indicator},
+            {**params, "n": limit},
         )
-        return list(result.mappings())
+        return list(result.mappings()), int(total or 0)
 
     async def get_profile(self, unit_id: int) -> RowMapping | None:
         result = await self.session.execute(

@@ -178,12 +178,26 @@ class WorksRepository:
         )
         return result.mappings().first()
 
-    async def obligations_of(self, work_id: int) -> Sequence[RowMapping]:
+    async def obligations_of(
+        self, work_id: int, after: tuple[date, int] | None, limit: int
+    ) -> tuple[Sequence[RowMapping], int]:
+        """At most `limit` obligations of the work after the key (date, id) `after`, in date
+        order, and how many the work has."""
+        keyset = " AND (o.date, o.id) > (:after_date, :after_id)" if after is not None else ""
+        params: dict[str, Any] = {"w": work_id, "n": limit}
+        if after is not None:
+            params.update({"after_date": after[0], "after_id": after[1]})
         result = await self.session.execute(
-            text(f"{OBLIGATION_SELECT} WHERE o.work_id = :w ORDER BY o.date, o.id"),
+            text(
+                f"{OBLIGATION_SELECT} WHERE o.work_id = :w{keyset} ORDER BY o.date, o.id LIMIT :n"
+            ),
+            params,
+        )
+        total = await self.session.scalar(
+            text("SELECT count(*) FROM funding.work_obligations WHERE work_id = :w"),
             {"w": work_id},
         )
-        return result.mappings().all()
+        return result.mappings().all(), int(total or 0)
 
     # --- valuation rates ----------------------------------------------------------------
 
