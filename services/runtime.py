@@ -18,7 +18,7 @@ from shared.auth import authenticator_for, local_key
 from shared.db import Database, check_ready, upgrade
 from shared.errors import install_error_handlers, problem_response
 from shared.limits import in_process
-from shared.service import run_hooks
+from shared.service import run_hooks, settle_heap
 from shared.settings import Settings
 
 log = logging.getLogger("ntm")
@@ -65,6 +65,7 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             # mounted apps' lifespans do not run: start their hooks (criteria's NATS consumer)
             for service_app in service_apps.values():
                 await run_hooks(service_app, "startup")
+            settle_heap(settings)
             log.info("ntm ready", extra={"port": settings.port})
             yield
             for service_app in service_apps.values():

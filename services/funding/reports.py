@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -197,11 +197,26 @@ def _window_out(window: Window) -> WindowOut:
     )
 
 
-def _totals_fields(unit: Any, as_of: date, window: Window, figures: Figures) -> dict[str, Any]:
-    """The totals of a summary: the sums over every source the figures hold."""
+TOTALS = ("total", "cumulative", "pledged", "pledged_outstanding", "disbursed", "settled")
+
+
+def _sums(figures: Figures) -> dict[str, int]:
+    """The totals of the figures: the sums over every source they hold."""
     lines = figures.sources.values()
-    total = sum(f.amount for f in lines)
-    cumulative = sum(f.cumulative for f in lines)
+    return {
+        "total": sum(f.amount for f in lines),
+        "cumulative": sum(f.cumulative for f in lines),
+        "pledged": sum(f.pledged for f in lines),
+        "pledged_outstanding": sum(f.pledged_outstanding for f in lines),
+        "disbursed": sum(f.disbursed for f in lines),
+        "settled": sum(f.settled for f in lines),
+    }
+
+
+def _totals_fields(
+    unit: Any, as_of: date, window: Window, sums: Mapping[str, int]
+) -> dict[str, Any]:
+    total, cumulative = int(sums["total"]), int(sums["cumulative"])
     return {
         "unit": str(unit["code"]),
         "unit_name": str(unit["name"]),
@@ -215,16 +230,16 @@ def _totals_fields(unit: Any, as_of: date, window: Window, figures: Figures) -> 
         "cumulative": cumulative,
         "cumulative_trieu": trieu_text(cumulative),
         "cumulative_ty": ty_text(cumulative),
-        "pledged": sum(f.pledged for f in lines),
-        "pledged_outstanding": sum(f.pledged_outstanding for f in lines),
-        "disbursed": sum(f.disbursed for f in lines),
-        "settled": sum(f.settled for f in lines),
+        **{name: int(sums[name]) for name in TOTALS[2:]},
     }
 
 
-def build_totals(unit: Any, as_of: date, window: Window, figures: Figures) -> FundingTotalsOut:
-    """One scope's totals, as its summary gives them, without the breakdown and the paragraph."""
-    return FundingTotalsOut(**_totals_fields(unit, as_of, window, figures))
+def build_totals(
+    unit: Any, as_of: date, window: Window, sums: Mapping[str, int] | None
+) -> FundingTotalsOut:
+    """One scope's totals (summed by `ReportRepository.totals`; None: no rows, all zero), as
+    its summary gives them, without the breakdown and the paragraph."""
+    return FundingTotalsOut(**_totals_fields(unit, as_of, window, sums or dict.fromkeys(TOTALS, 0)))
 
 
 def build_summary(
@@ -323,7 +338,7 @@ def build_summary(
                 cumulative_households=k.cumulative_households,
             )
         )
-    totals = _totals_fields(unit, as_of, window, figures)
+    totals = _totals_fields(unit, as_of, window, _sums(figures))
     summary = summary_vi(
         unit_name=str(unit["name"]),
         window=window,
@@ -433,16 +448,17 @@ async def lookup_summaries(session: AsyncSession, body: SummaryLookupIn) -> Summ
     repo = ReportRepository(session)
     units = await repo.units_at([(k.unit, d) for k, d in zip(body.keys, days, strict=True)])
     scopes: list[ScopeKey] = [scope_key(i, u) for i, u in sorted(units.items())]
-    figures: defaultdict[int, Figures] = defaultdict(Figures)
-    for row in await repo.figures(scopes, window.start, window.end):
-        figures[row["i"]].add(row)
     if body.detail == "totals":
+        sums = await repo.totals(scopes, window.start, window.end)
         return SummaryLookupOut(
             items=[
-                build_totals(units[i], days[i], window, figures[i]) if i in units else None
+                build_totals(units[i], days[i], window, sums.get(i)) if i in units else None
                 for i in range(len(body.keys))
             ]
         )
+    figures: defaultdict[int, Figures] = defaultdict(Figures)
+    for row in await repo.figures(scopes, window.start, window.end):
+        figures[row["i"]].add(row)
     catalog = await _catalog(session)
     return SummaryLookupOut(
         items=[

@@ -43,6 +43,7 @@ from shared.limits import (
     too_many_requests,
 )
 from shared.logging import current_request_id
+from shared.service import settle_heap
 from shared.settings import Settings
 
 
@@ -153,6 +154,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstreams = upstreams_from_settings(settings, transports)
+        settle_heap(settings)
         try:
             yield
         finally:

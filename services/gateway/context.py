@@ -54,6 +54,8 @@ class Context(BaseContext):
         self.upstreams = upstreams
         self.loaders = Loaders(upstreams)
         self.principal = principal  # None: anonymous (services.gateway.auth)
+        # whether a field node selects some names (services.gateway.types.asks_for)
+        self.selection_memo: dict[tuple[tuple[int, ...], tuple[str, ...]], bool] = {}
 
     def actor_headers(self) -> dict[str, str]:
         """The caller's `Authorization`, for a write made on its behalf (every upstream call

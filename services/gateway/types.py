@@ -8,8 +8,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from services.gateway.clients import JSON, ChildrenKey, EvaluationKey, FundingKey
 from services.gateway.context import Context
@@ -37,20 +37,35 @@ class UnitLevel(Enum):
 
 def asks_for(info: Info[Context, None], *names: str) -> bool:
     """Whether the query selects one of `names` directly under the field being resolved
-    (through fragments too), so that a resolver fetches the details only when wanted."""
+    (through fragments too), so that a resolver fetches the details only when wanted.
 
-    def within(selections: list[Selection]) -> bool:
-        for selection in selections:
-            if isinstance(selection, SelectedField):
-                if selection.name in names:
-                    return True
-            elif isinstance(selection, FragmentSpread | InlineFragment) and within(
-                selection.selections
-            ):
-                return True
-        return False
+    Read off the query's syntax tree and remembered per field node: a dashboard resolves the
+    same field for a thousand units (`info.selected_fields` would convert the tree for each)."""
+    raw = info._raw_info
+    memo = info.context.selection_memo
+    key = (tuple(id(node) for node in raw.field_nodes), names)
+    found = memo.get(key)
+    if found is None:
+        fragments = raw.fragments
 
-    return any(within(field.selections) for field in info.selected_fields)
+        def within(selection_set: SelectionSetNode | None) -> bool:
+            if selection_set is None:
+                return False
+            for node in selection_set.selections:
+                if isinstance(node, FieldNode):
+                    if node.name.value in names:
+                        return True
+                elif isinstance(node, InlineFragmentNode):
+                    if within(node.selection_set):
+                        return True
+                elif isinstance(node, FragmentSpreadNode):
+                    fragment = fragments.get(node.name.value)
+                    if fragment is not None and within(fragment.selection_set):
+                        return True
+            return False
+
+        found = memo[key] = any(within(node.selection_set) for node in raw.field_nodes)
+    return found
 
 
 # by upstream value: a dict lookup is thirty times cheaper than UnitLevel(value), once per node

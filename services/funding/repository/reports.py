@@ -36,6 +36,26 @@ SELECT k.i, r.source_code, r.stage, r.in_kind_kind, r.month >= $3 AS in_window,
  GROUP BY 1, 2, 3, 4, 5
 """
 
+# the same rows as FIGURES_SQL summed per key, as `Figures.add` sums them: receipts in the
+# window and since the start; pledges, disbursements and settlements in the window; the pledged
+# accounts' net movement up to the window's end
+TOTALS_SQL = """
+SELECT k.i,
+       coalesce(sum(r.amount) FILTER (WHERE r.stage = 'receipt' AND r.month >= $3), 0)::bigint
+           AS total,
+       coalesce(sum(r.amount) FILTER (WHERE r.stage = 'receipt'), 0)::bigint AS cumulative,
+       coalesce(sum(r.amount) FILTER (WHERE r.stage = 'pledge' AND r.month >= $3), 0)::bigint
+           AS pledged,
+       coalesce(sum(r.pledged), 0)::bigint AS pledged_outstanding,
+       coalesce(sum(r.amount) FILTER (WHERE r.stage = 'disbursement' AND r.month >= $3), 0)
+           ::bigint AS disbursed,
+       coalesce(sum(r.amount) FILTER (WHERE r.stage = 'settlement' AND r.month >= $3), 0)
+           ::bigint AS settled
+  FROM unnest($1::int[], $2::text[]) AS k (i, scope)
+  JOIN funding.rollup r ON r.scope = k.scope AND r.month <= $4
+ GROUP BY 1
+"""
+
 # $1 a scope, $2 the window's first day, $3 its last: the works of the scope's units with what
 # was disbursed and settled on them (the works' rows of the monthly aggregates)
 WORKS_SQL = """
@@ -113,6 +133,19 @@ class ReportRepository:
         return await self._fetch(
             FIGURES_SQL, [s.index for s in scopes], [s.scope for s in scopes], start, end
         )
+
+    async def totals(
+        self, scopes: Sequence[ScopeKey], start: date, end: date
+    ) -> dict[int, dict[str, int]]:
+        """Each scope's totals (total, cumulative, pledged, pledged_outstanding, disbursed,
+        settled) by key index, summed in the database; absent where the scope has no rows.
+        One statement."""
+        if not scopes:
+            return {}
+        rows = await self._fetch(
+            TOTALS_SQL, [s.index for s in scopes], [s.scope for s in scopes], start, end
+        )
+        return {row["i"]: dict(row) for row in rows}
 
     async def works(self, scope: ScopeKey, start: date, end: date) -> Sequence[RowMapping]:
         """The works of one scope, by unit code and work code. One statement."""
