@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -54,8 +55,8 @@ class Context(BaseContext):
         self.upstreams = upstreams
         self.loaders = Loaders(upstreams)
         self.principal = principal  # None: anonymous (services.gateway.auth)
-        # whether a field node selects some names (services.gateway.types.asks_for)
-        self.selection_memo: dict[tuple[tuple[int, ...], tuple[str, ...]], bool] = {}
+        # what a field node selects, read once per request (types.asks_for, prefetch)
+        self.selection_memo: dict[tuple[tuple[int, ...], tuple[str, ...]], Any] = {}
 
     def actor_headers(self) -> dict[str, str]:
         """The caller's `Authorization`, for a write made on its behalf (every upstream call

@@ -18,6 +18,7 @@ from services.gateway.criteria_types import CriteriaSet
 from services.gateway.errors import GatewayError, bad_input
 from services.gateway.funding_types import SCALAR_MAP, FundingMutation
 from services.gateway.limits import DocumentLimits, OperationGuard, PersistedQueries
+from services.gateway.prefetch import prefetch
 from services.gateway.types import (
     DEFAULT_FIRST,
     DateArg,
@@ -74,7 +75,9 @@ class Query(AppraisalQuery):
         )
         if first == 0:
             page = {**page, "items": [], "cursors": [], "next_cursor": page["next_cursor"]}
-        return UnitConnection.from_page(page, day, after=after)
+        connection = UnitConnection.from_page(page, day, after=after)
+        await prefetch(info, [edge.node for edge in connection.edges])
+        return connection
 
     @strawberry.field(description="A criteria set by code, e.g. `xa-ntm-2021`")
     async def criteria_set(self, info: Info[Context, None], code: str) -> CriteriaSet | None:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
 from services.gateway.clients import JSON, ChildrenKey, EvaluationKey, FundingKey
 from services.gateway.context import Context
 from services.gateway.errors import bad_input
+from services.gateway.prefetch import (
+    EVALUATION_DETAIL,
+    FUNDING_DETAIL,
+    evaluation_key,
+    funding_key,
+    prefetch,
+    selects,
+)
 
 if TYPE_CHECKING:
     from services.gateway.appraisal_types import Dossier, Recognition
@@ -21,8 +30,6 @@ if TYPE_CHECKING:
     from services.gateway.funding_types import FundingSummary
 
 MAX_FIRST = 1000
-# the fields of FundingSummary that only the full summary holds (the rest: its totals)
-FUNDING_DETAIL = ("bySource", "byGroup", "inKind", "summaryVi", "summaryParts")
 DEFAULT_FIRST = 50  # contract.md: `first: Int` (nullable); null asks for the default page
 UNIT_CODE = re.compile(r"^(\d{2}|\d{3}|\d{5}|\d{5}-[A-Za-z0-9]{1,20})$")
 
@@ -46,26 +53,24 @@ def asks_for(info: Info[Context, None], *names: str) -> bool:
     key = (tuple(id(node) for node in raw.field_nodes), names)
     found = memo.get(key)
     if found is None:
-        fragments = raw.fragments
+        found = memo[key] = any(
+            selects(node.selection_set, names, raw.fragments) for node in raw.field_nodes
+        )
+    return bool(found)
 
-        def within(selection_set: SelectionSetNode | None) -> bool:
-            if selection_set is None:
-                return False
-            for node in selection_set.selections:
-                if isinstance(node, FieldNode):
-                    if node.name.value in names:
-                        return True
-                elif isinstance(node, InlineFragmentNode):
-                    if within(node.selection_set):
-                        return True
-                elif isinstance(node, FragmentSpreadNode):
-                    fragment = fragments.get(node.name.value)
-                    if fragment is not None and within(fragment.selection_set):
-                        return True
-            return False
 
-        found = memo[key] = any(within(node.selection_set) for node in raw.field_nodes)
-    return found
+T = TypeVar("T")
+_NOTHING: Any = object()  # nothing prefetched for a key (None is an answer: no evaluation)
+
+
+async def _later(answer: asyncio.Future[Any], convert: Callable[[Any], T]) -> T:
+    return convert(await answer)
+
+
+def _evaluation_of(item: JSON | None) -> Evaluation | None:
+    from services.gateway.criteria_types import Evaluation
+
+    return Evaluation.from_json(item) if item is not None else None
 
 
 # by upstream value: a dict lookup is thirty times cheaper than UnitLevel(value), once per node
@@ -157,6 +162,8 @@ class Unit:
     valid_to: date | None
     ref_date: strawberry.Private[date]
     parent_code: strawberry.Private[str | None]
+    # answers loaded for the whole page this unit came in (services.gateway.prefetch)
+    prefetched: strawberry.Private[dict[tuple[Any, ...], Any] | None] = None
 
     @classmethod
     def from_json(cls, item: JSON, as_of: date) -> Unit:
@@ -202,7 +209,9 @@ class Unit:
         page = await info.context.loaders.children.load(key)
         if page is None:  # the unit itself vanished between the two calls
             page = {"items": [], "cursors": [], "next_cursor": None, "total_count": 0}
-        return UnitConnection.from_page(page, self.ref_date, after=after)
+        connection = UnitConnection.from_page(page, self.ref_date, after=after)
+        await prefetch(info, [edge.node for edge in connection.edges])
+        return connection
 
     async def _lineage(self, info: Info[Context, None], direction: str) -> list[Unit]:
         lineage = await info.context.loaders.lineage.load((self.code, self.ref_date))
@@ -210,19 +219,35 @@ class Unit:
             return []
         return [Unit.from_json(link["unit"], self.ref_date) for link in lineage[direction]]
 
+    def _prefetched(self, key: tuple[Any, ...]) -> Any:
+        """The answer loaded with the page for `key` (raising its error), its future while it
+        is on its way, or `_NOTHING` when nothing was prefetched for it."""
+        answer = _NOTHING if self.prefetched is None else self.prefetched.get(key, _NOTHING)
+        if isinstance(answer, asyncio.Future) and answer.done():
+            return answer.result()
+        return answer
+
+    # Sync resolvers: the answer prefetched with the page, or the loader's awaitable (which
+    # the executor awaits) when none was; see services.gateway.prefetch.
     @strawberry.field(description="This unit against a criteria set for a year, explained")
-    async def evaluation(
+    def evaluation(
         self, info: Info[Context, None], criteria_set: str, year: int
     ) -> Annotated[Evaluation, strawberry.lazy("services.gateway.criteria_types")] | None:
-        from services.gateway.criteria_types import Evaluation
+        item = self._prefetched(evaluation_key(criteria_set, year))
+        if item is _NOTHING:
+            return cast("Evaluation | None", self._load_evaluation(info, criteria_set, year))
+        if isinstance(item, asyncio.Future):
+            return cast("Evaluation | None", _later(item, _evaluation_of))
+        return _evaluation_of(item)
 
+    async def _load_evaluation(
+        self, info: Info[Context, None], criteria_set: str, year: int
+    ) -> Evaluation | None:
         if not 2010 <= year <= 2035:
             raise bad_input("year", "Năm phải từ 2010 đến 2035.", "year must be 2010–2035.")
-        key = EvaluationKey(
-            self.code, self.ref_date, criteria_set, year, asks_for(info, "criteria")
-        )
-        item = await info.context.loaders.evaluation.load(key)
-        return Evaluation.from_json(item) if item is not None else None
+        full = asks_for(info, *EVALUATION_DETAIL)
+        key = EvaluationKey(self.code, self.ref_date, criteria_set, year, full)
+        return _evaluation_of(await info.context.loaders.evaluation.load(key))
 
     @strawberry.field(description="All units below this one against a set: the district report")
     async def criteria_report(
@@ -254,7 +279,7 @@ class Unit:
         "Null only with an error at this path (e.g. the funding service is unavailable), so the "
         "rest of the unit still answers"
     )
-    async def funding(
+    def funding(
         self,
         info: Info[Context, None],
         year: int | None = None,
@@ -263,10 +288,21 @@ class Unit:
     ) -> Annotated[FundingSummary, strawberry.lazy("services.gateway.funding_types")] | None:
         from services.gateway.funding_types import FundingSummary
 
-        item = await info.context.loaders.funding.load(
-            FundingKey(self.code, self.ref_date, year, from_, to, asks_for(info, *FUNDING_DETAIL))
-        )
-        return FundingSummary.from_json(item)  # a failed summary raised in `load`
+        item = self._prefetched(funding_key(year, from_, to))
+        if item is _NOTHING:
+            return cast("FundingSummary | None", self._load_funding(info, year, from_, to))
+        if isinstance(item, asyncio.Future):
+            return cast("FundingSummary | None", _later(item, FundingSummary.from_json))
+        return FundingSummary.from_json(item)
+
+    async def _load_funding(
+        self, info: Info[Context, None], year: int | None, from_: date | None, to: date | None
+    ) -> FundingSummary:
+        from services.gateway.funding_types import FundingSummary
+
+        full = asks_for(info, *FUNDING_DETAIL)
+        key = FundingKey(self.code, self.ref_date, year, from_, to, full)
+        return FundingSummary.from_json(await info.context.loaders.funding.load(key))
 
     @strawberry.field(
         description="Recognition dossiers opened on this unit, oldest first. Null only with an "

@@ -307,6 +307,52 @@ class TestProvincialDashboard:
             by_source = sum(s["amount"] for s in node["funding"]["bySource"])
             assert by_source == node["total"]["total"] > 0
 
+    async def test_arguments_in_variables_and_fragments_answer_the_same_in_the_same_calls(
+        self, gateway: Gateway, recorded: list[str]
+    ) -> None:
+        # the page's nodes are answered from what the page prefetched: the arguments are read
+        # off the query wherever they are written
+        with_variables = f"""query($unit: String!, $set: String!, $year: Int!) {{
+          unit(code: $unit, asOf:"{AS_OF}") {{ name children(first: 1000) {{ totalCount
+            edges {{ node {{ ...Row }} }} }} }} }}
+          fragment Row on Unit {{ code
+            evaluation(criteriaSet: $set, year: $year) {{ {EVAL_FIELDS} }}
+            ... on Unit {{ funding(year: $year) {{ total }} }} }}"""
+        response = await gateway.http.post(
+            "/graphql",
+            json={
+                "query": with_variables,
+                "variables": {"unit": DISTRICT, "set": SET, "year": YEAR},
+            },
+        )
+        assert "errors" not in response.json(), response.json()
+        edges = response.json()["data"]["unit"]["children"]["edges"]
+        assert gateway.upstream.names() == ONE_UNIT_AND_ITS_CHILDREN
+        written = await gateway.data(DISTRICT_DASHBOARD)
+        assert [e["node"] for e in edges] == [
+            {k: v for k, v in n.items()} for n in written["unit"]["children"]["nodes"]
+        ]
+
+    async def test_nodes_asking_other_services_too_keep_the_calls_concurrent(
+        self, gateway: Gateway, recorded: list[str], criteria: httpx.AsyncClient
+    ) -> None:
+        # `predecessors` is one more criteria call at the nodes' level: the page does not wait
+        # for the evaluations and funding before it goes out
+        query = f"""{{ unit(code:"{DISTRICT}", asOf:"{AS_OF}") {{ children(first: 1000) {{
+          nodes {{ code predecessors {{ code }}
+            evaluation(criteriaSet:"{SET}", year:{YEAR}) {{ {EVAL_FIELDS} }}
+            funding(year:{YEAR}) {{ total }} }} }} }} }}"""
+        data = await gateway.data(query)
+        nodes = data["unit"]["children"]["nodes"]
+        assert len(nodes) == 30
+        calls = gateway.upstream
+        [extra] = [c for c in calls.calls if c.name not in ONE_UNIT_AND_ITS_CHILDREN]
+        assert len(calls.calls) == len(ONE_UNIT_AND_ITS_CHILDREN) + 1
+        assert extra.service == "criteria"
+        assert extra.overlaps(calls.one("funding POST /v1/summaries/lookup"))
+        for node in nodes[:3]:
+            assert node["evaluation"] == await rest_evaluation(criteria, node["code"])
+
     async def test_numbers_equal_the_services_own_endpoints(
         self,
         gateway: Gateway,
