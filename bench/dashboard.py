@@ -248,6 +248,7 @@ class DashboardBench:
     gateway: Load
     direct: Load
     seeded: str
+    workers: int = 1
 
     @property
     def ratio(self) -> float:
@@ -259,7 +260,8 @@ class DashboardBench:
         label = (
             f"dashboard: {self.communes:,} communes of provinces {' + '.join(self.provinces)} with"
             f" evaluation counts and funding total, {len(g.latencies)} requests from"
-            f" {self.clients} clients over HTTP (`ntm serve`): GraphQL {g.per_second:.1f} req/s,"
+            f" {self.clients} clients over HTTP (`ntm serve --workers {self.workers}`):"
+            f" GraphQL {g.per_second:.1f} req/s,"
             f" p50 {g.percentile(0.5):.0f} ms, p99 {g.percentile(0.99):.0f} ms vs the same REST"
             f" calls direct {d.per_second:.1f} req/s, p50 {d.percentile(0.5):.0f} ms,"
             f" p99 {d.percentile(0.99):.0f} ms (target ≤ 1.5×; {self.seeded})"
@@ -276,6 +278,7 @@ async def bench_dashboard(
     requests: int = 64,
     clients: int = 16,
     provinces: tuple[str, ...] = PROVINCES,
+    workers: int = 1,
 ) -> DashboardBench:
     seeded = await seed(db)
     mine = partial(via_gateway, provinces=provinces)
@@ -283,7 +286,9 @@ async def bench_dashboard(
     with tempfile.TemporaryDirectory() as folder:
         async with (
             # a dashboard holds three sessions at once (evaluations, two funding bodies)
-            serve(settings, Path(folder), (), pool_size=3 * clients) as server,
+            serve(
+                settings, Path(folder), (), pool_size=3 * clients // workers, workers=workers
+            ) as server,
             httpx.AsyncClient(
                 base_url=server.url,
                 headers=auth_headers(settings),
@@ -300,11 +305,11 @@ async def bench_dashboard(
             await load(theirs, client, clients, clients)
             on_gateway = await load(mine, client, clients, requests)
             on_rest = await load(theirs, client, clients, requests)
-    return DashboardBench(provinces, communes, clients, on_gateway, on_rest, seeded)
+    return DashboardBench(provinces, communes, clients, on_gateway, on_rest, seeded, workers)
 
 
 async def main(
-    requests: int, clients: int, provinces: tuple[str, ...]
+    requests: int, clients: int, provinces: tuple[str, ...], workers: int = 1
 ) -> None:  # pragma: no cover - a command
     import os
 
@@ -323,7 +328,7 @@ async def main(
     try:
         await prepare_database(db)
         result = await bench_dashboard(
-            Settings(database_url=url, log_json=False), db, requests, clients, provinces
+            Settings(database_url=url, log_json=False), db, requests, clients, provinces, workers
         )
     finally:
         await db.dispose()
@@ -341,5 +346,6 @@ if __name__ == "__main__":  # pragma: no cover
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--provinces", default=",".join(PROVINCES), help="38,01 or one of them")
+    parser.add_argument("--workers", type=int, default=1, help="`ntm serve --workers`")
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.clients, tuple(args.provinces.split(","))))
+    asyncio.run(main(args.requests, args.clients, tuple(args.provinces.split(",")), args.workers))

@@ -186,9 +186,10 @@ async def serve(
     folder: Path,
     service: tuple[str, ...] = ("funding", "--no-migrate"),
     pool_size: int = 20,
+    workers: int = 1,
 ) -> AsyncIterator[Server]:
     """`ntm serve funding` (or `ntm serve *service`: `()` for the embedded app) in a child
-    process on an ephemeral port, until the block ends."""
+    process on an ephemeral port, until the block ends; `pool_size` connections a worker."""
     port = _free_port()
     log = folder / "server.log"
     env = {
@@ -200,7 +201,7 @@ async def serve(
         "NTM_DB_MAX_OVERFLOW": "10",
     }
     argv = [sys.executable, "-c", "from services.cli import main; main()"]
-    argv += ["serve", *service, "--port", str(port)]
+    argv += ["serve", *service, "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         process = await asyncio.to_thread(
             subprocess.Popen, argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -53,6 +54,45 @@ def _run(app: ASGIApp, settings: Settings, host: str | None, port: int | None) -
     )
 
 
+# `ntm serve --workers N`: what each worker process builds (uvicorn starts workers by import
+# string), told by the parent through the environment
+WORKER_TARGET = "NTM_SERVE_TARGET"  # "" embedded, "gateway", or a service's name
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker of `ntm serve --workers N`; its parent migrated the database."""
+    settings = Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    target = os.environ.get(WORKER_TARGET, "")
+    if target == "gateway":
+        from services.gateway.app import create_app as create_gateway
+
+        return RequestContextMiddleware(create_gateway(settings))
+    url = settings.async_database_url
+    if url is None:  # the parent set it
+        raise RuntimeError("DATABASE_URL is not set for the worker")
+    if target:
+        return RequestContextMiddleware(SERVICES[target].create_app(settings, None))
+    return RequestContextMiddleware(create_embedded_app(settings, url, prepare=False))
+
+
+def _run_workers(
+    target: str, workers: int, settings: Settings, host: str | None, port: int | None
+) -> None:
+    """`workers` processes sharing the port, each building `worker_app`."""
+    os.environ[WORKER_TARGET] = target
+    uvicorn.run(
+        "services.cli:worker_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
 async def _prepare(url: str, names: list[str], *, reference: bool) -> None:
     db = Database.from_url(url)
     try:
@@ -79,11 +119,23 @@ def _exit_on_sigterm() -> None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
     _exit_on_sigterm()
+    workers = args.workers or settings.workers
+    if workers < 1:
+        sys.exit("--workers must be at least 1")
     if args.service is None:
         with database_url(settings) as url:
-            _run(create_embedded_app(settings, url), settings, args.host, args.port)
+            if workers == 1:
+                _run(create_embedded_app(settings, url), settings, args.host, args.port)
+                return
+            # migrate and load once here; the workers start on the prepared database
+            asyncio.run(_prepare(url, list(SERVICES), reference=True))
+            os.environ["DATABASE_URL"] = url
+            _run_workers("", workers, settings, args.host, args.port)
         return
     if args.service == "gateway":
+        if workers > 1:
+            _run_workers("gateway", workers, settings, args.host, args.port)
+            return
         from services.gateway.app import create_app as create_gateway
 
         _run(create_gateway(settings), settings, args.host, args.port)
@@ -94,6 +146,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
         sys.exit(f"DATABASE_URL is required for `ntm serve {args.service}`")
     if not args.no_migrate:
         asyncio.run(_prepare(service_url, [spec.name], reference=True))
+    if workers > 1:
+        _run_workers(spec.name, workers, settings, args.host, args.port)
+        return
     _run(spec.create_app(settings, None), settings, args.host, args.port)
 
 
@@ -154,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="one service: skip migrations")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port (NTM_WORKERS, 1): about one per core",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="run migrations to head")

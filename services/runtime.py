@@ -34,11 +34,12 @@ async def prepare_database(db: Database, *, load_reference: bool = True) -> None
                 await spec.load_reference(db)
 
 
-def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
+def create_embedded_app(settings: Settings, database_url: str, *, prepare: bool = True) -> FastAPI:
     """All four apps in one process: `/criteria`, `/funding`, `/appraisal` and `/graphql`.
 
     The gateway reaches the services through in-process ASGI transports, so the same code
-    path as the distributed mode runs without sockets."""
+    path as the distributed mode runs without sockets. `prepare`: migrate and load the
+    reference data on startup (a worker of `ntm serve --workers N` leaves it to its parent)."""
     service_apps = {name: spec.create_app(settings, None) for name, spec in SERVICES.items()}
     # marked in-process: the rate limit of a service does not count these calls again (the
     # request they serve was counted where it came in)
@@ -55,7 +56,8 @@ def create_embedded_app(settings: Settings, database_url: str) -> FastAPI:
             database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
         try:
-            await prepare_database(db)
+            if prepare:
+                await prepare_database(db)
             app.state.db = db
             for service_app in service_apps.values():
                 service_app.state.db = db

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.development
     host: str = "127.0.0.1"
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "NTM_PORT"))
+    workers: int = Field(
+        default=1, ge=1, le=64, description="`ntm serve` worker processes: about one per core"
+    )
     data_dir: Path = Field(default=Path(".ntm"), description="Embedded PostgreSQL data folder")
     database_url: str | None = Field(
         default=None,

@@ -27,7 +27,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, log: Path, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NTM_DATABASE_URL"}}
         env |= {"NTM_DATA_DIR": str(data_dir), "PORT": str(port)}
         self.env = env
@@ -35,7 +35,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve"],
+                [sys.executable, "-m", "services.cli", "serve", *args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -145,4 +145,19 @@ class TestServe:
         log = server.log.read_text()
         assert "already loaded" in log
         assert "initializing pgdata" not in log.lower()
+        assert not _postgres_running(data_dir)
+
+    def test_workers_share_the_port_on_the_database_their_parent_prepared(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        server = Server(data_dir, _free_port(), tmp_path / "workers.log", "--workers", "2")
+        try:
+            for _ in range(4):
+                data = server.graphql('{ unit(code:"395", asOf:"2023-05-19") { name } }')
+                assert data["unit"]["name"] == "Huyện Thọ Xuân"
+        finally:
+            server.stop(signal.SIGTERM)
+        log = server.log.read_text()
+        assert log.count("already loaded") >= 1  # the parent's preparation, once
+        assert log.count("ntm ready") == 2, log[-3000:]  # each worker, without preparing again
         assert not _postgres_running(data_dir)
