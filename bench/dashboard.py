@@ -25,6 +25,7 @@ target ≤ 1.5×)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -161,22 +162,32 @@ async def _post(client: httpx.AsyncClient, path: str, body: Any) -> Any:
     return orjson.loads(response.content)
 
 
-async def direct(client: httpx.AsyncClient, provinces: tuple[str, ...] = PROVINCES) -> Dashboard:
+EMBEDDED = {"criteria": "/criteria", "funding": "/funding"}  # where `ntm serve` mounts them
+
+
+async def direct(
+    client: httpx.AsyncClient,
+    provinces: tuple[str, ...] = PROVINCES,
+    services: dict[str, str] = EMBEDDED,
+) -> Dashboard:
+    """The same data from the services' REST APIs, at `services` (a path on the client's base
+    URL, or a service's own URL)."""
+    criteria, funding = services["criteria"], services["funding"]
     keys = [{"code": code, "as_of": AS_OF} for code in provinces]
     children_keys = [{**k, "level": "commune", "limit": 1000} for k in keys]
     units, pages = await asyncio.gather(
-        _post(client, "/criteria/v1/units/lookup", {"keys": keys}),
-        _post(client, "/criteria/v1/units/children/lookup", {"keys": children_keys}),
+        _post(client, f"{criteria}/v1/units/lookup", {"keys": keys}),
+        _post(client, f"{criteria}/v1/units/children/lookup", {"keys": children_keys}),
     )
     communes = [c for page in pages["items"] for c in page["items"]]
     evaluation_keys = [{"unit": c["code"], "as_of": AS_OF, "set": SET, "year": YEAR}
                        for c in communes]  # fmt: skip
     summary_keys = [{"unit": c["code"], "as_of": AS_OF} for c in communes]
     evaluations, *summaries = await asyncio.gather(
-        _post(client, "/criteria/v1/evaluations/lookup",
+        _post(client, f"{criteria}/v1/evaluations/lookup",
               {"keys": evaluation_keys, "detail": "summary"}),
         *(
-            _post(client, "/funding/v1/summaries/lookup",
+            _post(client, f"{funding}/v1/summaries/lookup",
                   {"keys": summary_keys[i : i + FUNDING_KEYS], "year": YEAR,
                    "detail": "totals"})
             for i in range(0, len(summary_keys), FUNDING_KEYS)
@@ -249,10 +260,20 @@ class DashboardBench:
     direct: Load
     seeded: str
     workers: int = 1
+    distributed: bool = False
 
     @property
     def ratio(self) -> float:
         return self.gateway.seconds / self.direct.seconds
+
+    @property
+    def served(self) -> str:
+        if self.distributed:
+            return (
+                "distributed: `ntm serve gateway`, `ntm serve criteria`, `ntm serve funding`,"
+                " one process each"
+            )
+        return f"embedded: `ntm serve --workers {self.workers}`"
 
     def row(self) -> tuple[str, float, float]:
         """The row of `python -m bench`'s table: mean time per request of each side."""
@@ -260,7 +281,7 @@ class DashboardBench:
         label = (
             f"dashboard: {self.communes:,} communes of provinces {' + '.join(self.provinces)} with"
             f" evaluation counts and funding total, {len(g.latencies)} requests from"
-            f" {self.clients} clients over HTTP (`ntm serve --workers {self.workers}`):"
+            f" {self.clients} clients over HTTP ({self.served}):"
             f" GraphQL {g.per_second:.1f} req/s,"
             f" p50 {g.percentile(0.5):.0f} ms, p99 {g.percentile(0.99):.0f} ms vs the same REST"
             f" calls direct {d.per_second:.1f} req/s, p50 {d.percentile(0.5):.0f} ms,"
@@ -279,24 +300,45 @@ async def bench_dashboard(
     clients: int = 16,
     provinces: tuple[str, ...] = PROVINCES,
     workers: int = 1,
+    distributed: bool = False,
 ) -> DashboardBench:
+    """Embedded: one `ntm serve` (`workers` processes) serves the gateway and the services,
+    which the gateway calls in-process. Distributed: the gateway, criteria and funding each in
+    their own `ntm serve` process, the gateway calling the services over HTTP, and the direct
+    side calling the services' own ports."""
     seeded = await seed(db)
-    mine = partial(via_gateway, provinces=provinces)
-    theirs = partial(direct, provinces=provinces)
     with tempfile.TemporaryDirectory() as folder:
-        async with (
+        async with contextlib.AsyncExitStack() as stack:
             # a dashboard holds three sessions at once (evaluations, two funding bodies)
-            serve(
-                settings, Path(folder), (), pool_size=3 * clients // workers, workers=workers
-            ) as server,
-            httpx.AsyncClient(
-                base_url=server.url,
-                headers=auth_headers(settings),
-                timeout=httpx.Timeout(600.0),
-                # the direct side sends up to four calls at once
-                limits=httpx.Limits(max_connections=4 * clients, keepalive_expiry=2.0),
-            ) as client,
-        ):
+            pool = 3 * clients // workers
+            if distributed:
+                services = {}
+                for name in ("criteria", "funding"):
+                    (Path(folder) / name).mkdir()
+                    started = serve(
+                        settings, Path(folder) / name, (name, "--no-migrate"), pool_size=pool
+                    )
+                    services[name] = (await stack.enter_async_context(started)).url
+                upstreams = {f"NTM_{n.upper()}_URL": url for n, url in services.items()}
+                # the dashboard does not reach appraisal; nothing listens there
+                upstreams["NTM_APPRAISAL_URL"] = "http://127.0.0.1:9"
+                (Path(folder) / "gateway").mkdir()
+                started = serve(settings, Path(folder) / "gateway", ("gateway",), env=upstreams)
+                gateway_url = (await stack.enter_async_context(started)).url
+            else:
+                started = serve(settings, Path(folder), (), pool_size=pool, workers=workers)
+                gateway_url, services = (await stack.enter_async_context(started)).url, EMBEDDED
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=gateway_url,
+                    headers=auth_headers(settings),
+                    timeout=httpx.Timeout(600.0),
+                    # the direct side sends up to four calls at once
+                    limits=httpx.Limits(max_connections=4 * clients, keepalive_expiry=2.0),
+                )
+            )
+            mine = partial(via_gateway, provinces=provinces)
+            theirs = partial(direct, provinces=provinces, services=services)
             answer = await mine(client)
             if answer != await theirs(client):
                 raise AssertionError("the gateway and the REST calls disagree")
@@ -305,11 +347,17 @@ async def bench_dashboard(
             await load(theirs, client, clients, clients)
             on_gateway = await load(mine, client, clients, requests)
             on_rest = await load(theirs, client, clients, requests)
-    return DashboardBench(provinces, communes, clients, on_gateway, on_rest, seeded, workers)
+    return DashboardBench(
+        provinces, communes, clients, on_gateway, on_rest, seeded, workers, distributed
+    )
 
 
 async def main(
-    requests: int, clients: int, provinces: tuple[str, ...], workers: int = 1
+    requests: int,
+    clients: int,
+    provinces: tuple[str, ...],
+    workers: int = 1,
+    distributed: bool = False,
 ) -> None:  # pragma: no cover - a command
     import os
 
@@ -328,7 +376,13 @@ async def main(
     try:
         await prepare_database(db)
         result = await bench_dashboard(
-            Settings(database_url=url, log_json=False), db, requests, clients, provinces, workers
+            Settings(database_url=url, log_json=False),
+            db,
+            requests,
+            clients,
+            provinces,
+            workers,
+            distributed,
         )
     finally:
         await db.dispose()
@@ -347,5 +401,9 @@ if __name__ == "__main__":  # pragma: no cover
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--provinces", default=",".join(PROVINCES), help="38,01 or one of them")
     parser.add_argument("--workers", type=int, default=1, help="`ntm serve --workers`")
+    parser.add_argument(
+        "--distributed", action="store_true", help="the gateway and each service in a process"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.clients, tuple(args.provinces.split(",")), args.workers))
+    provinces = tuple(args.provinces.split(","))
+    asyncio.run(main(args.requests, args.clients, provinces, args.workers, args.distributed))

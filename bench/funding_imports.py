@@ -187,6 +187,7 @@ async def serve(
     service: tuple[str, ...] = ("funding", "--no-migrate"),
     pool_size: int = 20,
     workers: int = 1,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Server]:
     """`ntm serve funding` (or `ntm serve *service`: `()` for the embedded app) in a child
     process on an ephemeral port, until the block ends; `pool_size` connections a worker."""
@@ -199,6 +200,7 @@ async def serve(
         "NTM_LOG_LEVEL": "INFO",
         "NTM_DB_POOL_SIZE": str(pool_size),
         "NTM_DB_MAX_OVERFLOW": "10",
+        **(env or {}),
     }
     argv = [sys.executable, "-c", "from services.cli import main; main()"]
     argv += ["serve", *service, "--port", str(port), "--workers", str(workers)]
