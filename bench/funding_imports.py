@@ -361,7 +361,7 @@ async def _vacuum(db: Database) -> None:
     async with db.engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        for table in ("transfers", "accounts", "monthly"):
+        for table in ("transfers", "accounts", "monthly", "rollup"):
             await raw.execute(f"VACUUM ANALYZE funding.{table}")
 
 
