@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from services.gateway.clients import JSON, ChildrenKey, EvaluationKey, FundingKey, Upstreams
+from services.gateway.errors import GatewayError
 from shared.auth import Principal
 
 UnitKey = tuple[str, date]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def by_pages(
+    load: Callable[[list[K]], Awaitable[list[V]]],
+) -> Callable[[list[tuple[K, ...]]], Awaitable[list[list[V]]]]:
+    """A batch function over pages of keys: every page of the batch in one call of `load`,
+    answered page by page."""
+
+    async def load_pages(pages: list[tuple[K, ...]]) -> list[list[V]]:
+        answers = await load([key for page in pages for key in page])
+        out: list[list[V]] = []
+        start = 0
+        for page in pages:
+            out.append(answers[start : start + len(page)])
+            start += len(page)
+        return out
+
+    return load_pages
 
 
 class Loaders:
@@ -38,6 +62,13 @@ class Loaders:
         )
         self.funding: DataLoader[FundingKey, JSON] = DataLoader(
             load_fn=upstreams.funding.lookup_summaries  # a GatewayError fails only its key
+        )
+        # whole pages of units at once (services.gateway.prefetch): a key is a page's keys
+        self.evaluation_pages: DataLoader[tuple[EvaluationKey, ...], list[JSON | None]] = (
+            DataLoader(load_fn=by_pages(criteria.lookup_evaluations))
+        )
+        self.funding_pages: DataLoader[tuple[FundingKey, ...], list[JSON | GatewayError]] = (
+            DataLoader(load_fn=by_pages(upstreams.funding.lookup_summaries))
         )
         self.unit_dossiers: DataLoader[str, list[JSON]] = DataLoader(
             load_fn=upstreams.appraisal.lookup_unit_dossiers

@@ -154,9 +154,37 @@ def _read_plan(info: Info[Context, None]) -> Plan:
     return Plan(tuple(Wanted(key[0], key, full) for key, full in wanted.items()), only_these)
 
 
+class Pending:
+    """One node's answer within its page's batch: the page's future and the node's place."""
+
+    __slots__ = ("future", "index")
+
+    def __init__(self, future: asyncio.Future[list[Any]], index: int) -> None:
+        self.future = future
+        self.index = index
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        """The node's answer, raising its error (the page's, or its own key's)."""
+        answer = self.future.result()[self.index]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def wait(self) -> Any:
+        await asyncio.wait([self.future])
+        return self.result()
+
+
 async def prefetch(info: Info[Context, None], units: list[Unit]) -> None:
-    """Ask the loaders for what the page's nodes select of `evaluation` and `funding`, for
-    all of them at once, and keep each node's pending answer on it.
+    """Ask for what the page's nodes select of `evaluation` and `funding`, for all of them at
+    once, and keep each node's pending answer on it.
+
+    A page is one key of the page loaders (`Loaders.evaluation_pages`, `funding_pages`): the
+    pages of one level (a province's districts' communes) still go in one upstream call per
+    service, and a page costs one future, not one a node.
 
     When the nodes select nothing else that calls a service, wait for the answers here: the
     nodes then resolve synchronously. Otherwise do not wait, so that what the nodes ask of
@@ -170,24 +198,24 @@ async def prefetch(info: Info[Context, None], units: list[Unit]) -> None:
     for wanted in plan.wanted:
         if wanted.field == "evaluation":
             _, criteria_set, year = wanted.key
-            answers = [
-                loaders.evaluation.load(
+            page: Any = loaders.evaluation_pages.load(
+                tuple(
                     EvaluationKey(u.code, u.ref_date, criteria_set, year, wanted.full)
+                    for u in units
                 )
-                for u in units
-            ]
+            )
         else:
             _, year, date_from, date_to = wanted.key
-            answers = [
-                loaders.funding.load(
+            page = loaders.funding_pages.load(
+                tuple(
                     FundingKey(u.code, u.ref_date, year, date_from, date_to, wanted.full)
+                    for u in units
                 )
-                for u in units
-            ]
-        for unit, answer in zip(units, answers, strict=True):
+            )
+        for index, unit in enumerate(units):
             if unit.prefetched is None:
                 unit.prefetched = {}
-            unit.prefetched[wanted.key] = answer
-        pending += answers
+            unit.prefetched[wanted.key] = Pending(page, index)
+        pending.append(page)
     if plan.only_these:
         await asyncio.wait(pending)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from datetime import date
@@ -18,6 +17,7 @@ from services.gateway.errors import bad_input
 from services.gateway.prefetch import (
     EVALUATION_DETAIL,
     FUNDING_DETAIL,
+    Pending,
     evaluation_key,
     funding_key,
     prefetch,
@@ -63,8 +63,8 @@ T = TypeVar("T")
 _NOTHING: Any = object()  # nothing prefetched for a key (None is an answer: no evaluation)
 
 
-async def _later(answer: asyncio.Future[Any], convert: Callable[[Any], T]) -> T:
-    return convert(await answer)
+async def _later(answer: Pending, convert: Callable[[Any], T]) -> T:
+    return convert(await answer.wait())
 
 
 def _evaluation_of(item: JSON | None) -> Evaluation | None:
@@ -220,10 +220,10 @@ class Unit:
         return [Unit.from_json(link["unit"], self.ref_date) for link in lineage[direction]]
 
     def _prefetched(self, key: tuple[Any, ...]) -> Any:
-        """The answer loaded with the page for `key` (raising its error), its future while it
-        is on its way, or `_NOTHING` when nothing was prefetched for it."""
+        """The answer loaded with the page for `key` (raising its error), its `Pending` while
+        it is on its way, or `_NOTHING` when nothing was prefetched for it."""
         answer = _NOTHING if self.prefetched is None else self.prefetched.get(key, _NOTHING)
-        if isinstance(answer, asyncio.Future) and answer.done():
+        if isinstance(answer, Pending) and answer.done():
             return answer.result()
         return answer
 
@@ -236,7 +236,7 @@ class Unit:
         item = self._prefetched(evaluation_key(criteria_set, year))
         if item is _NOTHING:
             return cast("Evaluation | None", self._load_evaluation(info, criteria_set, year))
-        if isinstance(item, asyncio.Future):
+        if isinstance(item, Pending):
             return cast("Evaluation | None", _later(item, _evaluation_of))
         return _evaluation_of(item)
 
@@ -291,7 +291,7 @@ class Unit:
         item = self._prefetched(funding_key(year, from_, to))
         if item is _NOTHING:
             return cast("FundingSummary | None", self._load_funding(info, year, from_, to))
-        if isinstance(item, asyncio.Future):
+        if isinstance(item, Pending):
             return cast("FundingSummary | None", _later(item, FundingSummary.from_json))
         return FundingSummary.from_json(item)
 

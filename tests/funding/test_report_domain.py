@@ -15,6 +15,7 @@ from services.funding.domain.report import (
     TRIEU,
     TY,
     InKindLine,
+    Scale,
     WindowError,
     WindowKind,
     largest_remainder,
@@ -27,6 +28,7 @@ from services.funding.domain.report import (
     trieu_text,
     ty_text,
 )
+from shared.vn import format_vn_number
 
 TODAY = date(2026, 11, 23)
 amounts = st.lists(st.integers(min_value=0, max_value=10**15), min_size=1, max_size=12)
@@ -183,3 +185,21 @@ class TestSummary:
             assert scale.label in summary.text
         else:
             assert "chưa ghi nhận" in summary.text
+
+
+class TestScaleText:
+    """`Scale.text` prints in integers what `format_vn_number` prints from the Decimal."""
+
+    @given(steps=st.integers(min_value=-(10**15), max_value=10**15))
+    def test_equals_the_decimal_formatting_on_every_scale(self, steps: int) -> None:
+        for scale in (TY, TRIEU, DONG, Scale(step=1, divisor=1_000, decimals=2, label="x")):
+            value = Decimal(steps * scale.step) / Decimal(scale.divisor)
+            expected = f"{format_vn_number(value, scale.decimals)} {scale.label}"
+            assert scale.text(steps) == expected
+
+    def test_examples(self) -> None:
+        assert TY.text(29_506) == "29,506 tỷ đồng"
+        assert TY.text(1_000) == "1,000 tỷ đồng"
+        assert TY.text(0) == "0,000 tỷ đồng"
+        assert TRIEU.text(892_738) == "892.738 triệu đồng"
+        assert DONG.text(-1_234_567) == "-1.234.567 đồng"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Final
 
 from shared.vn import format_vn_number
 
@@ -179,6 +180,8 @@ def round_half_up(amount: int, step: int) -> int:
     return (amount + step // 2) // step
 
 
+_SWAP_SEPARATORS: Final = str.maketrans(",.", ".,")  # 1,234.5 → 1.234,5
+
 # --- money as a report prints it ---------------------------------------------------------
 
 
@@ -192,8 +195,20 @@ class Scale:
     label: str
 
     def text(self, steps: int) -> str:
-        value = Decimal(steps * self.step) / Decimal(self.divisor)
-        return f"{format_vn_number(value, self.decimals)} {self.label}"
+        """`steps` as printed: `format_vn_number` of steps × step / divisor to `decimals`
+        places, in integers when that is exact (every scale here: a dashboard prints four
+        figures for each of a thousand units)."""
+        amount = steps * self.step
+        scale = 10**self.decimals
+        if (self.step * scale) % self.divisor:  # not exact in integers: the general way
+            value = Decimal(amount) / Decimal(self.divisor)
+            return f"{format_vn_number(value, self.decimals)} {self.label}"
+        whole, rest = divmod(abs(amount), self.divisor)
+        number = f"{whole:,}".translate(_SWAP_SEPARATORS)
+        if self.decimals:
+            number += f",{rest * scale // self.divisor:0{self.decimals}d}"
+        sign = "-" if amount < 0 else ""
+        return f"{sign}{number} {self.label}"
 
 
 TY = Scale(step=MILLION, divisor=BILLION, decimals=3, label="tỷ đồng")
