@@ -38,7 +38,7 @@ import httpx
 import orjson
 
 from bench import auth_headers, evaluation, funding_report
-from bench.funding_imports import _vacuum, serve
+from bench.funding_imports import FUNDING_TABLES, serve, vacuum
 from shared.db import Database, raw_connection
 from shared.settings import Settings, to_asyncpg_url
 
@@ -119,16 +119,6 @@ async def seed(db: Database) -> str:
             await conn.execute("ANALYZE funding.transfers")
         done.append(f"{int(status.split()[-1]):,} receipts of province {PROVINCES[1]}")
     return ", ".join(done) or "data already there"
-
-
-async def _settle(db: Database) -> None:
-    """VACUUM ANALYZE the tables both sides read, so that autovacuum does not pick them up
-    during the measurement."""
-    await _vacuum(db)
-    async with db.engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        await raw.execute("VACUUM ANALYZE criteria.indicator_values")
 
 
 # --- the two sides -------------------------------------------------------------------------
@@ -326,7 +316,9 @@ async def bench_dashboard(
     their own `ntm serve` process, the gateway calling the services over HTTP, and the direct
     side calling the services' own ports."""
     seeded = await seed(db)
-    await _settle(db)  # untimed: what the seeding (and the benchmarks before) left to clean
+    # untimed: VACUUM ANALYZE what both sides read (the seeding and the benchmarks before left
+    # work), so that autovacuum does not pick it up during the measurement
+    await vacuum(db, [*FUNDING_TABLES, "criteria.indicator_values"])
     with tempfile.TemporaryDirectory() as folder:
         async with contextlib.AsyncExitStack() as stack:
             # a dashboard holds three sessions at once (evaluations, two funding bodies)

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -357,12 +357,16 @@ async def _reference_copy(db: Database, communes: list[str], rows: int, run: str
             await tx.rollback()
 
 
-async def _vacuum(db: Database) -> None:
+FUNDING_TABLES = ("funding.transfers", "funding.accounts", "funding.monthly", "funding.rollup")
+
+
+async def vacuum(db: Database, tables: Sequence[str] = FUNDING_TABLES) -> None:
+    """VACUUM ANALYZE `tables` (outside a transaction, as VACUUM must be)."""
     async with db.engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        for table in ("transfers", "accounts", "monthly", "rollup"):
-            await raw.execute(f"VACUUM ANALYZE funding.{table}")
+        for table in tables:
+            await raw.execute(f"VACUUM ANALYZE {table}")
 
 
 async def bench_transfer_import(
@@ -372,7 +376,7 @@ async def bench_transfer_import(
     communes = await _communes(db)
     run = uuid.uuid4().hex[:6]  # ids of their own, so a re-run on the same database creates
     reference = await _reference_copy(db, communes, rows, run)
-    await _vacuum(db)
+    await vacuum(db)
     with tempfile.TemporaryDirectory(prefix="ntm-bench-") as name:
         folder = Path(name)
         body = folder / "transfers.ndjson"

@@ -41,12 +41,6 @@ FUNDING_DETAIL: tuple[str, ...] = ("bySource", "byGroup", "inKind", "summaryVi",
 EVALUATION_DETAIL: tuple[str, ...] = ("criteria",)
 YEARS = range(2010, 2036)  # the years an evaluation may be asked for (else: the field's error)
 PREFETCHED = ("evaluation", "funding")
-# the fields of Unit answered from the node itself, without an upstream call; a field not
-# listed here only makes the page's prefetch not wait (see `prefetch`), it stays correct
-PLAIN = frozenset(
-    ("code", "name", "shortName", "typeName", "level", "edition", "validFrom", "validTo",
-     "__typename")
-)  # fmt: skip
 
 
 def fields_named(
@@ -96,6 +90,16 @@ def funding_key(year: int | None, date_from: Any, date_to: Any) -> tuple[Any, ..
     return ("funding", year, date_from, date_to)
 
 
+def _plain(unit_type: GraphQLObjectType, name: str) -> bool:
+    """Whether the field is answered from the node itself, without a resolver (and so
+    without a call to a service)."""
+    if name == "__typename":
+        return True
+    field = unit_type.fields.get(name)
+    definition = field.extensions.get("strawberry-definition") if field else None
+    return definition is not None and definition.base_resolver is None
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What the nodes of a page select: the fields to prefetch, and whether they select
@@ -134,7 +138,7 @@ def _read_plan(info: Info[Context, None]) -> Plan:
         for node in fields_named(unit.selection_set, None, fragments):
             name = node.name.value
             if name not in PREFETCHED:
-                only_these = only_these and name in PLAIN
+                only_these = only_these and _plain(unit_type, name)
                 continue
             definition = unit_type.fields[name]
             try:
@@ -174,7 +178,7 @@ class Pending:
         return answer
 
     async def wait(self) -> Any:
-        await asyncio.wait([self.future])
+        await self.future  # raises the page's error
         return self.result()
 
 
